@@ -1,0 +1,3 @@
+from voicerelief.cli import main
+
+raise SystemExit(main())

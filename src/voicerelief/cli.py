@@ -1,0 +1,124 @@
+"""The command line: argument parsing and the subcommands. No logic of its own lives here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from voicerelief import __version__
+from voicerelief.errors import VoiceReliefError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="voicerelief", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"voicerelief {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="listen and answer aloud")
+    run.add_argument("--text", action="store_true", help="type commands instead of speaking them")
+    run.add_argument("--quiet", action="store_true", help="with --text: print answers, do not speak them")
+    run.add_argument("--input-device", metavar="NAME", help="microphone whose name contains NAME")
+    run.add_argument("--output-device", metavar="NAME", help="speaker whose name contains NAME")
+    _add_model_option(run)
+
+    recognize = commands.add_parser("recognize", help="recognize commands in WAV files")
+    recognize.add_argument("--json", action="store_true", help="one JSON object per line")
+    recognize.add_argument("files", nargs="+", type=Path, metavar="FILE.wav")
+    _add_model_option(recognize)
+
+    model = commands.add_parser("model", help="fetch or check the speech model")
+    model_commands = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+    fetch = model_commands.add_parser("fetch", help="download and install the model (the only use of the network)")
+    fetch.add_argument("--from", dest="given", type=Path, metavar="PATH", help="a model folder, zip or aar to use first")
+    fetch.add_argument("--force", action="store_true", help="install again even if a model is present")
+    fetch.add_argument("--dest", type=Path, metavar="DIR", help="where to install (default: models/ or the data folder)")
+    check = model_commands.add_parser("check", help="verify the installed model file by file")
+    _add_model_option(check)
+    return parser
+
+
+def _add_model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=Path, metavar="DIR", help="the vosk model folder")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(format="voicerelief: %(message)s", level=logging.WARNING)
+    try:
+        if args.command == "recognize":
+            return _recognize(args)
+        if args.command == "model":
+            return _model(args)
+        return _run(args)
+    except VoiceReliefError as error:
+        print(f"voicerelief: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader of our output went away (as with `| head`): nothing more to say.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _recognize(args: argparse.Namespace) -> int:
+    from voicerelief.audio_file import read_speech
+    from voicerelief.commands import load_phrase_table
+    from voicerelief.models import find_model
+    from voicerelief.recognizer import FileRecognizer, load_model
+
+    table = load_phrase_table()
+    recognizer = FileRecognizer(load_model(find_model(args.model), table), table)
+    status = 0
+    for path in args.files:
+        try:
+            heard, decode_ms = recognizer.recognize(read_speech(path))
+        except VoiceReliefError as error:
+            status = 1
+            line = json.dumps({"file": str(path), "error": str(error)}) if args.json else f"{path}: error: {error}"
+            print(line, flush=True)
+            continue
+        intent = heard.intent
+        if args.json:
+            print(json.dumps({
+                "file": str(path),
+                "text": heard.text,
+                "intent": intent.name if intent else None,
+                "value": intent.value if intent else None,
+                "confidence": heard.confidence,
+                "decode_ms": round(decode_ms, 2),
+            }), flush=True)
+        else:
+            meaning = "nothing accepted" if intent is None else intent.name + (
+                f" {intent.value}" if intent.value is not None else "")
+            print(f"{path}: {meaning} (heard {heard.text!r}, confidence {heard.confidence:.2f}, "
+                  f"{decode_ms:.0f} ms)", flush=True)
+    return status
+
+
+def _model(args: argparse.Namespace) -> int:
+    from voicerelief import models
+
+    if args.model_command == "fetch":
+        destination = args.dest / models.MODEL_FOLDER_NAME if args.dest else models.default_model_dir()
+        print("Fetching the speech model: this downloads about 41 MB, once.")
+        models.fetch_model(destination, given=args.given, force=args.force)
+        return 0
+    from voicerelief.commands import load_phrase_table
+    from voicerelief.recognizer import load_model
+
+    path = models.find_model(args.model)
+    table = load_phrase_table()
+    load_model(path, table)
+    print(f"The model at {path} is complete, supports grammar mode and knows all {len(table.words())} grammar words.")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from voicerelief.listen_loop import run_echo
+
+    return run_echo(args)

@@ -1,0 +1,130 @@
+"""The phrase table: what can be said, and what it means.
+
+Loaded from ``content/commands.toml``. The vosk grammar is built from the same
+table, so what the recognizer may return and what the matcher accepts never
+drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from voicerelief.errors import ContentError
+
+NUMBER = "number"
+ONSET = "onset"
+UNKNOWN_WORD = "[unk]"
+
+_WORD = re.compile(r"^[a-z']+$")
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a phrase means: an intent name and, for numbers and onsets, a value."""
+
+    name: str
+    value: int | None = None
+
+
+@dataclass(frozen=True)
+class PhraseTable:
+    phrases: dict[str, Intent]
+    decoys: tuple[str, ...]
+    confidence_floor: float
+    wake_phrase: str
+
+    def match(self, text: str) -> Intent | None:
+        """The intent of an exactly matching phrase, or None."""
+        return self.phrases.get(normalize(text))
+
+    def words(self) -> list[str]:
+        """Every word the recognizer may return: phrase words and decoys, sorted."""
+        found = {word for phrase in self.phrases for word in phrase.split()}
+        found.update(self.decoys)
+        return sorted(found)
+
+    def grammar(self) -> list[str]:
+        """The vosk grammar: each phrase, each decoy, and the unknown-word token."""
+        return sorted(self.phrases) + sorted(set(self.decoys) - set(self.phrases)) + [UNKNOWN_WORD]
+
+    def phrases_for(self, intent_name: str) -> list[str]:
+        return [phrase for phrase, intent in self.phrases.items() if intent.name == intent_name]
+
+
+def normalize(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def default_table_path() -> Path:
+    return Path(str(resources.files("voicerelief") / "content" / "commands.toml"))
+
+
+def load_phrase_table(path: Path | None = None) -> PhraseTable:
+    """Read and validate a phrase table; a problem raises ContentError naming file and key."""
+    path = path or default_table_path()
+    name = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ContentError(name, "", "the file does not exist") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ContentError(name, "", f"it is not valid TOML ({error})") from None
+
+    recognition = _table(data, "recognition", name)
+    floor = recognition.get("confidence_floor")
+    if not isinstance(floor, (int, float)) or isinstance(floor, bool) or not 0 <= floor < 1:
+        raise ContentError(name, "recognition.confidence_floor", "must be a number from 0 to below 1")
+    wake = recognition.get("wake_phrase")
+    if not isinstance(wake, str) or not wake.strip():
+        raise ContentError(name, "recognition.wake_phrase", "must be a non-empty phrase")
+
+    phrases: dict[str, Intent] = {}
+
+    def add(phrase: object, intent: Intent, key: str) -> None:
+        if not isinstance(phrase, str) or not phrase.strip():
+            raise ContentError(name, key, "every phrase must be a non-empty string")
+        text = normalize(phrase)
+        for word in text.split():
+            if not _WORD.match(word):
+                raise ContentError(name, key, f"'{word}' is not a plain lower-case word")
+        if text in phrases and phrases[text] != intent:
+            raise ContentError(name, key, f"'{text}' already means {phrases[text].name}")
+        phrases[text] = intent
+
+    for intent_name, listed in _table(data, "intents", name).items():
+        key = f"intents.{intent_name}"
+        if intent_name in (NUMBER, ONSET):
+            raise ContentError(name, key, f"'{intent_name}' is reserved for the [numbers] and [onset] tables")
+        if not isinstance(listed, list) or not listed:
+            raise ContentError(name, key, "must be a non-empty list of phrases")
+        for phrase in listed:
+            add(phrase, Intent(intent_name), key)
+
+    for table_name, intent_name in (("numbers", NUMBER), ("onset", ONSET)):
+        for phrase, value in _table(data, table_name, name).items():
+            key = f"{table_name}.{phrase}"
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ContentError(name, key, "must be a whole number, 0 or more")
+            add(phrase, Intent(intent_name, value), key)
+
+    decoys = _table(data, "decoys", name).get("words", [])
+    if not isinstance(decoys, list) or not all(isinstance(w, str) and _WORD.match(w) for w in decoys):
+        raise ContentError(name, "decoys.words", "must be a list of plain lower-case words")
+    clashes = sorted(set(decoys) & set(phrases))
+    if clashes:
+        raise ContentError(name, "decoys.words", f"'{clashes[0]}' is also a phrase")
+    if normalize(wake) not in phrases:
+        raise ContentError(name, "recognition.wake_phrase", "must also be listed as a phrase")
+
+    return PhraseTable(phrases, tuple(decoys), float(floor), normalize(wake))
+
+
+def _table(data: dict, key: str, name: str) -> dict:
+    value = data.get(key)
+    if not isinstance(value, dict):
+        raise ContentError(name, key, "the table is missing")
+    return value

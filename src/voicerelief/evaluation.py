@@ -1,0 +1,116 @@
+"""Measuring the recognizer: labelled real recordings and generated speech, scored the same way.
+
+Used by the tests (which assert floors) and by ``bench/recognize.py`` (which
+prints the figures), so both measure exactly the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from voicerelief.audio_file import Speech, read_speech
+from voicerelief.commands import NUMBER, Intent, PhraseTable
+from voicerelief.synthesize import synthesize, with_noise
+
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+VOICES = ("en-us", "en-gb-x-rp+f3")
+WORDS_PER_MINUTE = (140, 185)
+NOISE_SNR_DB = 10.0
+
+# Everyday sentences a person or a television might say near the assistant,
+# none of them a command.
+OTHER_SENTENCES = (
+    "the weather is lovely this afternoon",
+    "could you pass me the remote",
+    "i think the kettle has boiled",
+    "where did i leave my glasses",
+    "turn the television over to the news",
+    "my sister is coming round later",
+    "the cat wants to go outside",
+    "what a beautiful garden",
+    "we need more milk and bread",
+    "the football starts at eight tonight",
+    "shall we order a pizza",
+    "the doctor said it would take time",
+    "this chair is really uncomfortable",
+    "open the window a little",
+    "have you seen my phone charger",
+    "it was raining all morning",
+    "tell me a story about dragons",
+    "the bus was late again",
+    "put some music on please",
+    "my back has been bothering me all week",
+)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A recording and what it should be recognized as (None: it must be rejected)."""
+
+    name: str
+    group: str
+    expected: Intent | None
+    load: Callable[[], Speech]
+
+
+def shared_data_dir() -> Path:
+    return Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def real_samples(data_dir: Path) -> Iterator[Sample]:
+    """The development recordings: yes/no/stop, digits, and words and noise to reject."""
+    commands = data_dir / "speech-commands-dev"
+    for label in ("yes", "no", "stop"):
+        for path in sorted((commands / label).glob("*.wav")):
+            yield Sample(str(path), "yes/no/stop", Intent(label), _reader(path))
+    for value, word in enumerate(DIGIT_WORDS):
+        for path in sorted((commands / word).glob("*.wav")):
+            yield Sample(str(path), "digits", Intent(NUMBER, value), _reader(path))
+    for path in sorted((data_dir / "spoken-digits-dev").glob("*.wav")):
+        value = int(path.name.split("_")[0])
+        yield Sample(str(path), "digits", Intent(NUMBER, value), _reader(path))
+    for label in ("_unknown_", "_silence_"):
+        for path in sorted((commands / label).glob("*.wav")):
+            yield Sample(str(path), label.strip("_"), None, _reader(path))
+
+
+def generated_samples(table: PhraseTable) -> Iterator[Sample]:
+    """Every phrase and every other sentence, in two voices at two rates, clean and at 10 dB SNR."""
+    lines: list[tuple[str, str, Intent | None]] = [
+        (phrase, "phrases", intent) for phrase, intent in sorted(table.phrases.items())
+    ]
+    lines += [(sentence, "other sentences", None) for sentence in OTHER_SENTENCES]
+    for seed, (text, group, expected) in enumerate(lines):
+        for voice in VOICES:
+            for rate in WORDS_PER_MINUTE:
+                name = f"{text} [{voice} {rate}wpm]"
+                yield Sample(name, group, expected, _synth(text, voice, rate, None))
+                yield Sample(name + " +noise", group, expected, _synth(text, voice, rate, seed))
+
+
+def _reader(path: Path) -> Callable[[], Speech]:
+    return lambda: read_speech(path)
+
+
+def _synth(text: str, voice: str, rate: int, noise_seed: int | None) -> Callable[[], Speech]:
+    def load() -> Speech:
+        speech = synthesize(text, voice, rate)
+        return speech if noise_seed is None else with_noise(speech, NOISE_SNR_DB, noise_seed)
+
+    return load
+
+
+@dataclass
+class Score:
+    correct: int = 0
+    total: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.correct / self.total if self.total else 0.0
+
+
+def is_correct(sample: Sample, heard: Intent | None) -> bool:
+    return heard == sample.expected

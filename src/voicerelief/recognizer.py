@@ -1,0 +1,126 @@
+"""Turning speech into intents with vosk in restricted-grammar mode.
+
+The grammar is built from the phrase table. Vosk turns it into a bigram model,
+so a result can be any sequence of grammar words: only a result that is exactly
+a phrase of the table, with every word above the confidence floor, is accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import vosk
+
+from voicerelief.audio_file import Speech
+from voicerelief.commands import UNKNOWN_WORD, Intent, PhraseTable
+from voicerelief.errors import ModelError
+from voicerelief.models import require_model
+
+BLOCK_SECONDS = 0.1
+# Clips trimmed tight to the word are padded, so the decoder sees a start and an end.
+LEAD_SILENCE_SECONDS = 0.3
+TRAIL_SILENCE_SECONDS = 0.6
+
+vosk.SetLogLevel(-1)
+
+
+@dataclass(frozen=True)
+class Heard:
+    """One utterance: the words decoded, the intent accepted (or None), and the weakest word's confidence."""
+
+    text: str
+    intent: Intent | None
+    confidence: float
+
+
+def load_model(model_dir: Path, table: PhraseTable) -> vosk.Model:
+    """Load the model and check that it knows every word of the grammar."""
+    require_model(model_dir)
+    model = vosk.Model(str(model_dir))
+    unknown = [word for word in table.words() if model.vosk_model_find_word(word) == -1]
+    if unknown:
+        raise ModelError(
+            f"The speech model does not know the word{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(w) for w in unknown)}; change the phrase table to use known words."
+        )
+    return model
+
+
+class CommandRecognizer:
+    """A grammar-restricted vosk recognizer for one sample rate."""
+
+    def __init__(self, model: vosk.Model, table: PhraseTable, rate: int) -> None:
+        self.table = table
+        self.rate = rate
+        self._recognizer = vosk.KaldiRecognizer(model, rate, json.dumps(table.grammar()))
+        self._recognizer.SetWords(True)
+
+    def accept(self, pcm: bytes) -> Heard | None:
+        """Feed 16-bit mono audio; returns what was heard when an utterance has ended."""
+        if self._recognizer.AcceptWaveform(pcm):
+            return self._interpret(self._recognizer.Result())
+        return None
+
+    def finish(self) -> Heard:
+        """End the current utterance and return what was heard in it."""
+        return self._interpret(self._recognizer.FinalResult())
+
+    def reset(self) -> None:
+        self._recognizer.Reset()
+
+    def recognize(self, speech: Speech) -> Heard:
+        """Decode one whole recording as a single command."""
+        pad_lead = np.zeros(int(speech.rate * LEAD_SILENCE_SECONDS), np.int16)
+        pad_trail = np.zeros(int(speech.rate * TRAIL_SILENCE_SECONDS), np.int16)
+        samples = np.concatenate([pad_lead, speech.samples, pad_trail])
+        block = int(speech.rate * BLOCK_SECONDS)
+        heard: list[Heard] = []
+        for start in range(0, len(samples), block):
+            ended = self.accept(samples[start:start + block].tobytes())
+            if ended is not None and ended.text:
+                heard.append(ended)
+        final = self.finish()
+        if final.text:
+            heard.append(final)
+        return _single_command(heard)
+
+    def _interpret(self, result_json: str) -> Heard:
+        words = json.loads(result_json).get("result", [])
+        text = " ".join(word["word"] for word in words)
+        if not words:
+            return Heard("", None, 0.0)
+        confidence = min(float(word["conf"]) for word in words)
+        trusted = confidence >= self.table.confidence_floor and UNKNOWN_WORD not in text.split()
+        return Heard(text, self.table.match(text) if trusted else None, round(confidence, 3))
+
+
+class FileRecognizer:
+    """Recognizes whole recordings at any rate, keeping one recognizer per rate."""
+
+    def __init__(self, model: vosk.Model, table: PhraseTable) -> None:
+        self._model = model
+        self._table = table
+        self._by_rate: dict[int, CommandRecognizer] = {}
+
+    def recognize(self, speech: Speech) -> tuple[Heard, float]:
+        """What was heard, and the decode time in milliseconds."""
+        recognizer = self._by_rate.get(speech.rate)
+        if recognizer is None:
+            recognizer = self._by_rate[speech.rate] = CommandRecognizer(self._model, self._table, speech.rate)
+        started = time.perf_counter()
+        heard = recognizer.recognize(speech)
+        return heard, (time.perf_counter() - started) * 1000
+
+
+def _single_command(utterances: list[Heard]) -> Heard:
+    """A recording is one command: several utterances in it are read as one phrase."""
+    if not utterances:
+        return Heard("", None, 0.0)
+    if len(utterances) == 1:
+        return utterances[0]
+    text = " ".join(u.text for u in utterances)
+    return Heard(text, None, min(u.confidence for u in utterances))

@@ -1,0 +1,103 @@
+"""Speech output: pyttsx3 renders each prompt to a WAV on one dedicated thread; sounddevice plays it.
+
+Rendering to a file (rather than pyttsx3's own playback through aplay) gives speech
+that can be stopped and whose start and end are known. Rendered prompts are cached
+on disk, keyed by text, voice and rate, so a repeated prompt starts at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import soundfile
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Voice:
+    words_per_minute: int = 150
+    volume: float = 1.0
+    voice_id: str = ""
+
+
+class PromptRenderer:
+    """Turns text into WAV files with pyttsx3, always on the same thread, caching each result."""
+
+    def __init__(self, cache_dir: Path, voice: Voice) -> None:
+        self.cache_dir = cache_dir
+        self.voice = voice
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts")
+        self._engine = None
+
+    def render(self, text: str) -> Path:
+        """The WAV file of ``text`` in the current voice, rendering it if not cached."""
+        return self._thread.submit(self._render, text).result()
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+
+    def _render(self, text: str) -> Path:
+        voice = self.voice
+        key = hashlib.sha256(f"{voice.voice_id}|{voice.words_per_minute}|{text}".encode()).hexdigest()[:32]
+        target = self.cache_dir / f"{key}.wav"
+        if target.is_file() and target.stat().st_size > 44:
+            return target
+        self.cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        engine = self._engine_for(voice)
+        partial = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part.wav")
+        engine.save_to_file(text, str(partial))
+        engine.runAndWait()
+        partial.replace(target)
+        return target
+
+    def _engine_for(self, voice: Voice):
+        if self._engine is None:
+            import pyttsx3
+            from pyttsx3.drivers import espeak as espeak_driver
+
+            # The espeak driver announces every saved file with print(); keep stdout for our own output.
+            espeak_driver.print = lambda *args, **kwargs: log.debug(" ".join(map(str, args)))
+            self._engine = pyttsx3.init("espeak")
+        self._engine.setProperty("rate", voice.words_per_minute)
+        if voice.voice_id:
+            self._engine.setProperty("voice", voice.voice_id)
+        return self._engine
+
+
+def read_rendered(path: Path, volume: float):
+    """Samples of a rendered prompt scaled by volume, and its rate."""
+    samples, rate = soundfile.read(str(path), dtype="float32")
+    return samples * volume, rate
+
+
+class Speaker:
+    """Says prompts aloud through an output device; text always goes to the terminal too."""
+
+    def __init__(self, renderer: PromptRenderer, output_device: str | None = None, echo=print) -> None:
+        self.renderer = renderer
+        self.output_device = output_device
+        self.echo = echo
+        self.failed = False
+
+    def say(self, text: str) -> None:
+        self.echo(text)
+        try:
+            samples, rate = read_rendered(self.renderer.render(text), self.renderer.voice.volume)
+            import sounddevice
+
+            from voicerelief.devices import find_device
+
+            device = find_device(self.output_device, "output")
+            sounddevice.play(samples, rate, device=device, blocking=True)
+            self.failed = False
+        except Exception as error:  # a speaker fault must never stop the guidance: the text is already shown
+            if not self.failed:
+                log.warning("Speech output failed, showing text only: %s", error)
+            self.failed = True

@@ -1,0 +1,41 @@
+"""Shared fixtures: the real vosk model, the phrase table, and the development recordings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from voicerelief.commands import PhraseTable, load_phrase_table
+from voicerelief.evaluation import shared_data_dir
+from voicerelief.models import find_model
+from voicerelief.recognizer import FileRecognizer, load_model
+
+
+@pytest.fixture(scope="session")
+def table() -> PhraseTable:
+    return load_phrase_table()
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    # The quick-start command installs the model before the tests run; a missing model fails here.
+    return find_model()
+
+
+@pytest.fixture(scope="session")
+def vosk_model(model_dir: Path, table: PhraseTable):
+    return load_model(model_dir, table)
+
+
+@pytest.fixture(scope="session")
+def file_recognizer(vosk_model, table: PhraseTable) -> FileRecognizer:
+    return FileRecognizer(vosk_model, table)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = shared_data_dir()
+    if not (path / "speech-commands-dev").is_dir():
+        pytest.skip(f"the development recordings are not here ({path}); they exist in CI and on our machines")
+    return path

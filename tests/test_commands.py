@@ -1,0 +1,83 @@
+import pytest
+
+from voicerelief.commands import NUMBER, ONSET, UNKNOWN_WORD, Intent, default_table_path, load_phrase_table
+from voicerelief.errors import ContentError, ModelError
+from voicerelief.recognizer import load_model
+
+REQUIRED_INTENTS = {
+    "yes", "no", "stop", "pause", "resume", "next", "repeat", "skip", "help", "time_left",
+    "start_ice", "start_heat", "stretches", "slower", "faster", "louder", "quieter", "cancel",
+    "goodbye", "hurts", "start",
+}
+
+
+def test_table_covers_every_required_command(table):
+    names = {intent.name for intent in table.phrases.values()}
+    assert REQUIRED_INTENTS <= names
+    assert [table.match(word) for word in ("zero", "five", "ten")] == [
+        Intent(NUMBER, 0), Intent(NUMBER, 5), Intent(NUMBER, 10)]
+
+
+@pytest.mark.parametrize("phrase, intent", [
+    ("yeah", "yes"), ("nope", "no"), ("go on", "resume"), ("i'm ready", "next"),
+    ("what time is left", "time_left"), ("say that again", "repeat"), ("what can i say", "help"),
+    ("ouch", "hurts"), ("it hurts", "hurts"), ("continue", "resume"), ("done", "next"),
+])
+def test_natural_variants_map_to_their_intent(table, phrase, intent):
+    assert table.match(phrase).name == intent
+
+
+def test_onset_phrases_carry_hours(table):
+    assert table.match("yesterday") == Intent(ONSET, 24)
+    assert table.match("two days ago") == Intent(ONSET, 48)
+
+
+def test_match_is_exact(table):
+    assert table.match("  YES ") == Intent("yes")
+    assert table.match("yes no") is None
+    assert table.match("stop guess") is None
+    assert table.match(UNKNOWN_WORD) is None
+    for decoy in table.decoys:
+        assert table.match(decoy) is None
+
+
+def test_grammar_holds_every_phrase_decoy_and_unknown(table):
+    grammar = table.grammar()
+    assert grammar[-1] == UNKNOWN_WORD
+    assert set(table.phrases) <= set(grammar)
+    assert set(table.decoys) <= set(grammar)
+
+
+def test_every_grammar_word_is_in_the_model_vocabulary(vosk_model, table):
+    assert all(vosk_model.vosk_model_find_word(word) != -1 for word in table.words())
+
+
+def test_a_word_missing_from_the_model_is_named(tmp_path, model_dir):
+    source = default_table_path().read_text()
+    bad = tmp_path / "commands.toml"
+    bad.write_text(source.replace('help = ["help",', 'help = ["help", "flibbertigibbet",'))
+    with pytest.raises(ModelError, match="flibbertigibbet"):
+        load_model(model_dir, load_phrase_table(bad))
+
+
+@pytest.mark.parametrize("mutation, key", [
+    (lambda s: s.replace("[intents]", "[intents"), ""),
+    (lambda s: s.replace("confidence_floor = ", "confidence_floor = 3 #"), "recognition.confidence_floor"),
+    (lambda s: s.replace('yes = ["yes",', 'yes = ["Yes!",'), "intents.yes"),
+    (lambda s: s.replace('no = ["no",', 'no = ["yes",'), "intents.no"),
+    (lambda s: s.replace("zero = 0", 'zero = "nil"'), "numbers.zero"),
+    (lambda s: s.replace('"guess",', '"stop",'), "decoys.words"),
+])
+def test_a_broken_table_names_file_and_key(tmp_path, mutation, key):
+    source = default_table_path().read_text()
+    bad = tmp_path / "commands.toml"
+    bad.write_text(mutation(source))
+    with pytest.raises(ContentError) as caught:
+        load_phrase_table(bad)
+    assert str(bad) in str(caught.value)
+    assert caught.value.key == key
+
+
+def test_a_missing_table_is_a_clear_error(tmp_path):
+    with pytest.raises(ContentError, match="does not exist"):
+        load_phrase_table(tmp_path / "nowhere.toml")
