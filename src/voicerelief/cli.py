@@ -18,12 +18,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"voicerelief {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="listen and answer aloud")
+    run = commands.add_parser("run", help="guide a relief session by voice")
     run.add_argument("--text", action="store_true", help="type commands instead of speaking them")
     run.add_argument("--quiet", action="store_true", help="with --text: print answers, do not speak them")
     run.add_argument("--input-device", metavar="NAME", help="microphone whose name contains NAME")
     run.add_argument("--output-device", metavar="NAME", help="speaker whose name contains NAME")
+    _add_session_options(run)
     _add_model_option(run)
+
+    demo = commands.add_parser("demo", help="watch a scripted, sped-up session")
+    demo.add_argument("--speed", type=_positive_number, default=100.0, metavar="N",
+                      help="run time N times faster (default 100: under two minutes)")
+    demo.add_argument("--speak", action="store_true", help="also speak the assistant's lines")
+    _add_session_options(demo)
+    _add_model_option(demo)
 
     recognize = commands.add_parser("recognize", help="recognize commands in WAV files")
     recognize.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -41,6 +49,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 10000:
+        raise argparse.ArgumentTypeError("must be above 0 and at most 10000")
+    return value
+
+
+def _add_session_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, metavar="DIR", help="where the session history is kept")
+    parser.add_argument("--routine", type=Path, metavar="FILE", help="your own stretch routine (TOML)")
+
+
 def _add_model_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, metavar="DIR", help="the vosk model folder")
 
@@ -53,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             return _recognize(args)
         if args.command == "model":
             return _model(args)
-        return _run(args)
+        return _session(args)
     except VoiceReliefError as error:
         print(f"voicerelief: {error}", file=sys.stderr)
         return 1
@@ -118,7 +141,25 @@ def _model(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
-    from voicerelief.listen_loop import run_echo
+def _session(args: argparse.Namespace) -> int:
+    from voicerelief import app
+    from voicerelief.store import Store, default_data_dir
 
-    return run_echo(args)
+    if args.command == "run" and not args.text:
+        from voicerelief.devices import find_device
+
+        find_device(args.input_device, "input")
+    content = app.load_content(args.routine)
+    store = Store(args.data_dir or default_data_dir())
+    try:
+        if args.command == "demo":
+            from voicerelief.models import find_model
+
+            return app.run_demo(content, store, find_model(args.model), args.speed, args.speak)
+        if args.text:
+            return app.run_text(content, store, speak_aloud=not args.quiet, output_device=args.output_device)
+        from voicerelief.models import find_model
+
+        return app.run_voice(content, store, find_model(args.model), args.input_device, args.output_device)
+    finally:
+        store.close()

@@ -1,0 +1,212 @@
+"""Putting the parts together for each front end: typed text, the microphone, and the demo."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Callable
+
+import platformdirs
+
+from voicerelief.clock import Clock, ScaledClock, SystemClock
+from voicerelief.commands import PhraseTable, load_phrase_table
+from voicerelief.errors import ContentError
+from voicerelief.prompts import Prompts, content_path, load_prompts, read_toml
+from voicerelief.protocol import Timings, load_timings
+from voicerelief.routine import Stretch, load_routine
+from voicerelief.runner import EndOfInput, Runner
+from voicerelief.session import (PROMPT_FIELDS, PROMPT_KEYS, RED_FLAG_SECTION, AdjustVoice, Memory, NotUnderstood,
+                                 Said, Say, Session)
+from voicerelief.store import Store
+
+MIN_WORDS_PER_MINUTE, MAX_WORDS_PER_MINUTE = 90, 240
+MIN_VOLUME = 0.2
+# Sound still arriving from the room after the assistant stops talking is not the person.
+SPEECH_TAIL_SECONDS = 0.4
+
+
+@dataclass(frozen=True)
+class Content:
+    prompts: Prompts
+    timings: Timings
+    routine: tuple[Stretch, ...]
+    table: PhraseTable
+
+
+def load_content(routine_path: Path | None = None) -> Content:
+    """Every content file, validated; any problem stops the start with one error."""
+    prompts = load_prompts(required={f"session.{key}": PROMPT_FIELDS for key in PROMPT_KEYS})
+    if not any(key.startswith(RED_FLAG_SECTION + ".") for key in prompts.texts):
+        raise ContentError(prompts.source, RED_FLAG_SECTION, "at least one red-flag question is needed")
+    return Content(prompts, load_timings(), load_routine(routine_path), load_phrase_table())
+
+
+def open_runner(content: Content, store: Store, clock: Clock, speak: Callable[[Say], None],
+                adjust_voice: Callable[[AdjustVoice], None] = lambda _: None) -> Runner:
+    """A runner on the saved session, or on a new one."""
+    saved = store.load_memory()
+    memory = Memory.from_dict(saved) if saved else None
+    session = Session(content.prompts, content.timings, content.routine, content.table, memory)
+    return Runner(session, store, clock, speak, adjust_voice)
+
+
+def intent_event(table: PhraseTable, text: str) -> Said | NotUnderstood:
+    intent = table.match(text)
+    if intent is None:
+        return NotUnderstood(text.strip())
+    return Said(intent.name, intent.value)
+
+
+class VoiceOut:
+    """Speaks prompts (or only prints them), and follows slower, faster, louder and quieter."""
+
+    def __init__(self, speak_aloud: bool, output_device: str | None = None,
+                 stamp: Callable[[], str] = lambda: "") -> None:
+        self.stamp = stamp
+        self.speaker = None
+        if speak_aloud:
+            from voicerelief.speak import PromptRenderer, Speaker, Voice
+
+            cache = Path(platformdirs.user_cache_dir("voicerelief")) / "speech"
+            self.speaker = Speaker(PromptRenderer(cache, Voice()), output_device, echo=lambda _: None)
+
+    def say(self, effect: Say) -> None:
+        print(f"{self.stamp()}Relief: {effect.text}", flush=True)
+        if self.speaker is not None:
+            self.speaker.say(effect.text)
+
+    def adjust(self, change: AdjustVoice) -> None:
+        if self.speaker is None:
+            return
+        voice = self.speaker.renderer.voice
+        voice.words_per_minute = min(MAX_WORDS_PER_MINUTE,
+                                     max(MIN_WORDS_PER_MINUTE, voice.words_per_minute + change.rate_step))
+        voice.volume = min(1.0, max(MIN_VOLUME, voice.volume + change.volume_step))
+
+    def close(self) -> None:
+        if self.speaker is not None:
+            self.speaker.renderer.close()
+
+
+def run_text(content: Content, store: Store, speak_aloud: bool, output_device: str | None) -> int:
+    """Typed commands on standard input; the answers printed, and spoken unless quiet."""
+    out = VoiceOut(speak_aloud, output_device)
+    runner = open_runner(content, store, SystemClock(), out.say, out.adjust)
+
+    def read_lines() -> None:
+        for line in sys.stdin:
+            if line.strip():
+                runner.post(intent_event(content.table, line))
+        runner.post(EndOfInput())
+
+    try:
+        runner.start()
+        threading.Thread(target=read_lines, name="typed-input", daemon=True).start()
+        runner.serve()
+    finally:
+        out.close()
+    return 0
+
+
+def run_voice(content: Content, store: Store, model_dir: Path, input_device: str | None,
+              output_device: str | None) -> int:
+    """The microphone in, speech out. Recognition ignores what is captured while the assistant speaks."""
+    from voicerelief.microphone import Microphone
+    from voicerelief.recognizer import CommandRecognizer, load_model
+
+    microphone = Microphone(input_device)
+    out = VoiceOut(True, output_device)
+    speaking = threading.Event()
+    recognizer = CommandRecognizer(load_model(model_dir, content.table), content.table, microphone.rate)
+
+    def speak(effect: Say) -> None:
+        speaking.set()
+        try:
+            out.say(effect)
+            time.sleep(SPEECH_TAIL_SECONDS)
+        finally:
+            speaking.clear()
+
+    def listen() -> None:
+        was_speaking = False
+        for block in microphone.blocks():
+            if speaking.is_set():
+                was_speaking = True
+                continue
+            if was_speaking:
+                recognizer.reset()
+                was_speaking = False
+            heard = recognizer.accept(block)
+            if heard is not None and heard.text:
+                runner.post(Said(heard.intent.name, heard.intent.value) if heard.intent else NotUnderstood(heard.text))
+
+    runner = open_runner(content, store, SystemClock(), speak, out.adjust)
+    try:
+        runner.start()
+        threading.Thread(target=listen, name="microphone", daemon=True).start()
+        runner.serve()
+    finally:
+        microphone.close()
+        out.close()
+    return 0
+
+
+def run_demo(content: Content, store: Store, model_dir: Path, speed: float, speak_aloud: bool) -> int:
+    """A scripted session: each line synthesized by espeak-ng and recognized by the real model."""
+    from voicerelief.recognizer import FileRecognizer, load_model
+    from voicerelief.synthesize import synthesize
+
+    script = _demo_script(content_path("demo.toml"))
+    recognizer = FileRecognizer(load_model(model_dir, content.table), content.table)
+    clock = ScaledClock(speed)
+    began = clock.now()
+
+    def stamp() -> str:
+        elapsed = int((clock.now() - began).total_seconds())
+        return f"[{elapsed // 3600:02d}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d}] "
+
+    out = VoiceOut(speak_aloud, stamp=stamp)
+    runner = open_runner(content, store, clock, out.say, out.adjust)
+    print(f"Demo at {speed:g} times real speed. The person's lines are spoken by espeak-ng "
+          "and recognized by the speech model.\n", flush=True)
+    try:
+        runner.start()
+        for state, line, after_minutes in script:
+            _serve_until(runner, lambda s=state: runner.session.state == s)
+            if after_minutes:
+                _serve_until(runner, lambda t=clock.now() + timedelta(minutes=after_minutes): clock.now() >= t)
+            heard, _ = recognizer.recognize(synthesize(line, voice="en-us", words_per_minute=150))
+            meaning = heard.intent.name if heard.intent else "not understood"
+            print(f"{stamp()}You:    {line}    (heard {heard.text!r}: {meaning})", flush=True)
+            event = Said(heard.intent.name, heard.intent.value) if heard.intent else NotUnderstood(heard.text)
+            runner.handle(event)
+            runner.fire_due_timers()
+            if runner.finished:
+                break
+    finally:
+        out.close()
+    return 0
+
+
+def _serve_until(runner: Runner, done: Callable[[], bool], limit_seconds: float = 120.0) -> None:
+    """Let timers fire, in scaled real time, until ``done`` holds."""
+    deadline = time.monotonic() + limit_seconds
+    while not done():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the demo waited too long in state {runner.session.state}")
+        upcoming = runner.next_due()
+        wait = 0.05 if upcoming is None else min(0.05, runner.clock.real_seconds_until(upcoming[1]))
+        time.sleep(wait)
+        runner.fire_due_timers()
+
+
+def _demo_script(path: Path) -> list[tuple[str, str, float]]:
+    lines = []
+    for entry in read_toml(path).get("line", []):
+        for _ in range(int(entry.get("repeat", 1))):
+            lines.append((entry["state"], entry["say"], float(entry.get("after_minutes", 0))))
+    return lines

@@ -1,0 +1,56 @@
+"""Time for the session: the real clock, a scaled one for the demo, and a fake one for tests."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+    def real_seconds_until(self, moment: datetime) -> float:
+        """How long to wait, in real seconds, until the clock shows ``moment``."""
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now().replace(microsecond=0)
+
+    def real_seconds_until(self, moment: datetime) -> float:
+        return max(0.0, (moment - datetime.now()).total_seconds())
+
+
+class ScaledClock:
+    """Runs ``speed`` times faster than real time, from the real time it was made."""
+
+    def __init__(self, speed: float, start: datetime | None = None) -> None:
+        self.speed = speed
+        self._start = start or datetime.now().replace(microsecond=0)
+        self._began = time.monotonic()
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=(time.monotonic() - self._began) * self.speed)
+
+    def real_seconds_until(self, moment: datetime) -> float:
+        return max(0.0, (moment - self.now()).total_seconds() / self.speed)
+
+
+class FakeClock:
+    """Moves only when told to."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, moment: datetime) -> None:
+        self._now = max(self._now, moment)
+
+    def advance(self, seconds: float) -> None:
+        self._now += timedelta(seconds=seconds)
+
+    def real_seconds_until(self, moment: datetime) -> float:
+        return 0.0

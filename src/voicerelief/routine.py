@@ -1,0 +1,62 @@
+"""The stretch routine: loaded from a TOML file and checked, so no absurd stretch is ever spoken."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from voicerelief.errors import ContentError
+from voicerelief.protocol import whole_number
+from voicerelief.prompts import content_path, read_toml
+
+SIDES = ("left", "right")
+KEYS = {"name", "steps", "hold_seconds", "reps", "sides", "rest_seconds", "only_if_comfortable"}
+
+
+@dataclass(frozen=True)
+class Stretch:
+    name: str
+    steps: tuple[str, ...]
+    hold_seconds: int
+    reps: int
+    sides: tuple[str, ...]
+    rest_seconds: int
+    only_if_comfortable: str = ""
+
+
+def load_routine(path: Path | None = None) -> tuple[Stretch, ...]:
+    path = path or content_path("routine.toml")
+    file = str(path)
+    entries = read_toml(path).get("stretch")
+    if not isinstance(entries, list) or not entries:
+        raise ContentError(file, "stretch", "there must be at least one [[stretch]] table")
+    routine: list[Stretch] = []
+    for number, entry in enumerate(entries, start=1):
+        where = f"stretch[{number}]"
+        if not isinstance(entry, dict):
+            raise ContentError(file, where, "must be a table")
+        unknown = sorted(set(entry) - KEYS)
+        if unknown:
+            raise ContentError(file, f"{where}.{unknown[0]}", "is not a stretch setting")
+        name = entry.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ContentError(file, f"{where}.name", "must be a non-empty string")
+        steps = entry.get("steps")
+        if not isinstance(steps, list) or not steps or not all(isinstance(s, str) and s.strip() for s in steps):
+            raise ContentError(file, f"{where}.steps", "must be a non-empty list of sentences")
+        sides = entry.get("sides", [])
+        if not isinstance(sides, list) or not all(side in SIDES for side in sides):
+            raise ContentError(file, f"{where}.sides", "must be a list of 'left' and 'right'")
+        condition = entry.get("only_if_comfortable", "")
+        if condition and condition not in {s.name for s in routine}:
+            raise ContentError(file, f"{where}.only_if_comfortable", f"names no earlier stretch ({condition!r})")
+        routine.append(Stretch(
+            name=name.strip(),
+            steps=tuple(s.strip() for s in steps),
+            hold_seconds=whole_number(entry, "hold_seconds", file, where, 3, 120, " seconds"),
+            reps=whole_number(entry, "reps", file, where, 1, 20),
+            sides=tuple(sides),
+            rest_seconds=whole_number(entry, "rest_seconds", file, where, 0, 120, " seconds"),
+            only_if_comfortable=condition,
+        ))
+    return tuple(routine)

@@ -1,0 +1,111 @@
+"""The one event loop: events in, the session decides, effects carried out.
+
+Producers (typed input, the microphone listener) only post events to the queue.
+A single thread takes them off, together with timer deadlines, and drives the
+session. Each step is committed to the store before anything of it is spoken.
+"""
+
+from __future__ import annotations
+
+import queue
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from voicerelief.clock import Clock, FakeClock
+from voicerelief.session import (AdjustVoice, CancelTimer, Effect, Event, Memory, Quit, Record, Say, Session,
+                                 StartTimer, TimerFired)
+from voicerelief.store import Step, Store
+
+
+@dataclass(frozen=True)
+class EndOfInput:
+    """The input source has closed (end of typed input)."""
+
+
+class Runner:
+    def __init__(self, session: Session, store: Store, clock: Clock,
+                 speak: Callable[[Say], None], adjust_voice: Callable[[AdjustVoice], None] = lambda _: None) -> None:
+        self.session = session
+        self.store = store
+        self.clock = clock
+        self.speak = speak
+        self.adjust_voice = adjust_voice
+        self.timers: dict[str, datetime] = store.pending_timers()
+        self.events: queue.Queue[Event | EndOfInput] = queue.Queue()
+        self.finished = False
+
+    def start(self) -> None:
+        """Greet, or resume where the saved state left off; deadlines that passed fire at once."""
+        self._apply(self.session.boot(self.clock.now()))
+        self.fire_due_timers()
+
+    def post(self, event: Event | EndOfInput) -> None:
+        """Thread-safe: producers call this."""
+        self.events.put(event)
+
+    def handle(self, event: Event) -> None:
+        fired = [event.name] if isinstance(event, TimerFired) else []
+        self._apply(self.session.handle(event, self.clock.now()), done_timers=fired)
+
+    def next_due(self) -> tuple[str, datetime] | None:
+        if not self.timers:
+            return None
+        name = min(self.timers, key=lambda n: (self.timers[n], n))
+        return name, self.timers[name]
+
+    def fire_due_timers(self) -> None:
+        while (upcoming := self.next_due()) is not None and upcoming[1] <= self.clock.now():
+            name, due = upcoming
+            del self.timers[name]
+            self.handle(TimerFired(name, due))
+
+    def advance_to(self, moment: datetime) -> None:
+        """With a fake clock: let time pass, firing each timer at its own due time."""
+        assert isinstance(self.clock, FakeClock)
+        while (upcoming := self.next_due()) is not None and upcoming[1] <= moment:
+            self.clock.set(upcoming[1])
+            self.fire_due_timers()
+        self.clock.set(moment)
+
+    def serve(self, idle_wait: float = 0.5) -> None:
+        """Run until goodbye or the end of input: the loop of the live front ends."""
+        while not self.finished:
+            upcoming = self.next_due()
+            wait = idle_wait if upcoming is None else min(idle_wait, self.clock.real_seconds_until(upcoming[1]))
+            try:
+                event = self.events.get(timeout=max(0.0, wait))
+            except queue.Empty:
+                event = None
+            if isinstance(event, EndOfInput):
+                self.finished = True
+            elif event is not None:
+                self.handle(event)
+            self.fire_due_timers()
+
+    def _apply(self, effects: list[Effect], done_timers: list[str] | None = None) -> None:
+        records: list[tuple[str, dict]] = []
+        started: dict[str, datetime] = {}
+        cancelled: list[str] = list(done_timers or [])
+        for effect in effects:
+            if isinstance(effect, Record):
+                records.append((effect.kind, effect.data))
+            elif isinstance(effect, StartTimer):
+                started[effect.name] = effect.due
+                if effect.name in cancelled:
+                    cancelled.remove(effect.name)
+            elif isinstance(effect, CancelTimer):
+                started.pop(effect.name, None)
+                cancelled.append(effect.name)
+        memory: Memory = self.session.memory
+        self.store.commit(Step(self.clock.now(), memory.episode, records, started, cancelled, memory.to_dict()))
+        for name in cancelled:
+            self.timers.pop(name, None)
+        self.timers.update(started)
+        for effect in effects:
+            if isinstance(effect, Say):
+                self.speak(effect)
+            elif isinstance(effect, AdjustVoice):
+                self.adjust_voice(effect)
+            elif isinstance(effect, Quit):
+                self.finished = True

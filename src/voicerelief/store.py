@@ -1,0 +1,136 @@
+"""SQLite storage: every event row, the latest session memory, and the pending timers.
+
+One file in the user data folder, in WAL mode, readable by its owner only. Each
+step of the session is written in one transaction before anything is spoken, so
+after a crash the saved state is the last step that was completed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable
+
+import platformdirs
+
+from voicerelief.errors import VoiceReliefError
+
+DATABASE_NAME = "voicerelief.sqlite3"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    episode INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_episode ON events (episode, at);
+CREATE TABLE IF NOT EXISTS memory (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    saved_at TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS timers (
+    name TEXT PRIMARY KEY,
+    due TEXT NOT NULL
+);
+"""
+
+
+class StoreError(VoiceReliefError):
+    """The data file cannot be used."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one handled event changed: rows to add, timers to set and clear, the new memory."""
+
+    at: datetime
+    episode: int
+    records: list[tuple[str, dict[str, Any]]]
+    timers_started: dict[str, datetime]
+    timers_cancelled: list[str]
+    memory: dict[str, Any]
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("voicerelief"))
+
+
+class Store:
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / DATABASE_NAME
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            new_file = not self.path.exists()
+            if new_file:
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            self._db = sqlite3.connect(self.path, timeout=2.0, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
+            self._db.execute("PRAGMA quick_check").fetchone()
+        except sqlite3.DatabaseError as error:
+            raise StoreError(_explain(self.path, error)) from None
+        except OSError as error:
+            raise StoreError(f"The data folder {data_dir} cannot be used ({error.strerror}); "
+                             "choose another with --data-dir.") from None
+
+    def load_memory(self) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT data FROM memory WHERE id = 1").fetchone()
+        return json.loads(row[0]) if row else None
+
+    def pending_timers(self) -> dict[str, datetime]:
+        return {name: datetime.fromisoformat(due) for name, due in self._db.execute("SELECT name, due FROM timers")}
+
+    def commit(self, step: Step) -> None:
+        """Write one step atomically."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "INSERT INTO events (at, episode, kind, data) VALUES (?, ?, ?, ?)",
+                [(step.at.isoformat(), step.episode, kind, json.dumps(data)) for kind, data in step.records])
+            self._db.executemany("DELETE FROM timers WHERE name = ?", [(name,) for name in step.timers_cancelled])
+            self._db.executemany(
+                "INSERT INTO timers (name, due) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET due = excluded.due",
+                [(name, due.isoformat()) for name, due in step.timers_started.items()])
+            self._db.execute(
+                "INSERT INTO memory (id, saved_at, data) VALUES (1, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET saved_at = excluded.saved_at, data = excluded.data",
+                (step.at.isoformat(), json.dumps(step.memory)))
+            self._db.execute("COMMIT")
+        except sqlite3.DatabaseError as error:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise StoreError(_explain(self.path, error)) from None
+
+    def events(self, kinds: Iterable[str] | None = None) -> list[tuple[datetime, int, str, dict[str, Any]]]:
+        query = "SELECT at, episode, kind, data FROM events"
+        parameters: list[str] = []
+        if kinds is not None:
+            kinds = list(kinds)
+            query += f" WHERE kind IN ({','.join('?' * len(kinds))})"
+            parameters = kinds
+        return [(datetime.fromisoformat(at), episode, kind, json.loads(data))
+                for at, episode, kind, data in self._db.execute(query + " ORDER BY id", parameters)]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _explain(path: Path, error: sqlite3.DatabaseError) -> str:
+    text = str(error)
+    if "locked" in text or "busy" in text:
+        return f"The data file {path} is in use by another program; close it and try again."
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return (f"The data file {path} is damaged and was left untouched; move it aside to start afresh, "
+                "or restore a backup.")
+    if "readonly" in text or "read-only" in text:
+        return f"The data file {path} cannot be written; check its permissions or use --data-dir."
+    if "full" in text:
+        return f"The disk holding {path} is full; free some space and try again."
+    return f"The data file {path} cannot be used ({text})."

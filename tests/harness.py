@@ -1,0 +1,75 @@
+"""Drives the real session, runner and SQLite store under a fake clock, with typed intents."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from voicerelief.app import intent_event, load_content, open_runner
+from voicerelief.clock import FakeClock
+from voicerelief.session import Say
+from voicerelief.store import Store
+
+MONDAY_8AM = datetime(2026, 3, 2, 8, 0, 0)
+
+
+class Harness:
+    def __init__(self, data_dir: Path, start: datetime = MONDAY_8AM, routine: Path | None = None) -> None:
+        self.data_dir = data_dir
+        self.clock = FakeClock(start)
+        self.content = load_content(routine)
+        self.spoken: list[Say] = []
+        self._open()
+
+    def _open(self) -> None:
+        self.store = Store(self.data_dir)
+        self.runner = open_runner(self.content, self.store, self.clock, self.spoken.append)
+        self.runner.start()
+
+    @property
+    def state(self) -> str:
+        return self.runner.session.state
+
+    @property
+    def memory(self):
+        return self.runner.session.memory
+
+    def say(self, text: str) -> list[str]:
+        """Type a phrase; returns the texts spoken in answer."""
+        before = len(self.spoken)
+        self.runner.handle(intent_event(self.content.table, text))
+        return [s.text for s in self.spoken[before:]]
+
+    def wait(self, minutes: float = 0, seconds: float = 0) -> list[str]:
+        before = len(self.spoken)
+        self.runner.advance_to(self.clock.now() + timedelta(minutes=minutes, seconds=seconds))
+        return [s.text for s in self.spoken[before:]]
+
+    def restart(self, after_minutes: float = 0) -> list[str]:
+        """Stop the program, let time pass while it is down, and start it again."""
+        self.store.close()
+        self.clock.advance(after_minutes * 60)
+        before = len(self.spoken)
+        self._open()
+        return [s.text for s in self.spoken[before:]]
+
+    def keys(self) -> list[str]:
+        return [s.key for s in self.spoken]
+
+    def records(self, kind: str) -> list[dict]:
+        return [data for _, _, k, data in self.store.events([kind]) if k == kind]
+
+    def first_session_to_rest(self, onset: str = "minutes ago", pain: str = "seven") -> None:
+        self.say("start")
+        for _ in range(len(self.runner.session.red_flag_keys)):
+            self.say("no")
+        self.say(onset)
+        self.say(pain)
+        self.say("yes")
+        assert self.state == "rest"
+
+    def ice_on(self) -> None:
+        self.say("ready")
+        assert self.state == "iceReady"
+        self.say("ready")
+        assert self.state == "iceOn"
