@@ -55,3 +55,12 @@ def test_demo_runs_a_whole_session_through_the_real_recognizer(tmp_path):
     assert "Relief: Your pain was 7, and now it is 5." in out
     assert out.rstrip().endswith("Relief: Goodbye. Rest well.")
     assert (tmp_path / "demo" / "voicerelief.sqlite3").exists()
+
+
+def test_the_readme_diagram_is_the_machine():
+    from pathlib import Path
+
+    from voicerelief.diagram import mermaid
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "```mermaid\n" + mermaid() + "\n```" in readme
