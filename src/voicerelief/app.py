@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
@@ -18,13 +19,16 @@ from voicerelief.errors import ContentError
 from voicerelief.prompts import Prompts, content_path, load_prompts, read_toml
 from voicerelief.protocol import Timings, load_timings
 from voicerelief.routine import Stretch, load_routine
-from voicerelief.runner import EndOfInput, Runner
+from voicerelief.runner import Announcement, EndOfInput, Runner
 from voicerelief.session import (PROMPT_FIELDS, PROMPT_KEYS, RED_FLAG_SECTION, AdjustVoice, Memory, NotUnderstood,
                                  Said, Say, Session)
 from voicerelief.store import Store
 
+log = logging.getLogger(__name__)
+
 MIN_WORDS_PER_MINUTE, MAX_WORDS_PER_MINUTE = 90, 240
 MIN_VOLUME = 0.2
+DEVICE_PROMPTS = ("ready", "wake", "microphone_lost", "microphone_back", "stopped")
 # Sound still arriving from the room after the assistant stops talking is not the person.
 SPEECH_TAIL_SECONDS = 0.4
 
@@ -39,7 +43,9 @@ class Content:
 
 def load_content(routine_path: Path | None = None) -> Content:
     """Every content file, validated; any problem stops the start with one error."""
-    prompts = load_prompts(required={f"session.{key}": PROMPT_FIELDS for key in PROMPT_KEYS})
+    required = {f"session.{key}": PROMPT_FIELDS for key in PROMPT_KEYS}
+    required.update({f"devices.{key}": set() for key in DEVICE_PROMPTS})
+    prompts = load_prompts(required=required)
     if not any(key.startswith(RED_FLAG_SECTION + ".") for key in prompts.texts):
         raise ContentError(prompts.source, RED_FLAG_SECTION, "at least one red-flag question is needed")
     return Content(prompts, load_timings(), load_routine(routine_path), load_phrase_table())
@@ -62,22 +68,52 @@ def intent_event(table: PhraseTable, text: str) -> Said | NotUnderstood:
 
 
 class VoiceOut:
-    """Speaks prompts (or only prints them), and follows slower, faster, louder and quieter."""
+    """Speaks prompts (or only prints them), and follows slower, faster, louder and quieter.
 
-    def __init__(self, speak_aloud: bool, output_device: str | None = None,
+    The text of every prompt is always printed, so a failed speaker loses nothing.
+    """
+
+    def __init__(self, speak_aloud: bool, output_device: str | None = None, store: Store | None = None,
                  stamp: Callable[[], str] = lambda: "") -> None:
         self.stamp = stamp
+        self.store = store
         self.speaker = None
+        self.hushed = False
+        self.muting: tuple[Callable[[str], None], Callable[[], None]] | None = None
         if speak_aloud:
             from voicerelief.speak import PromptRenderer, Speaker, Voice
 
+            saved = (store.load_setting("voice") if store else None) or {}
+            voice = Voice(words_per_minute=int(saved.get("words_per_minute", 150)),
+                          volume=float(saved.get("volume", 1.0)))
             cache = Path(platformdirs.user_cache_dir("voicerelief")) / "speech"
-            self.speaker = Speaker(PromptRenderer(cache, Voice()), output_device, echo=lambda _: None)
+            self.speaker = Speaker(PromptRenderer(cache, voice), output_device)
 
     def say(self, effect: Say) -> None:
         print(f"{self.stamp()}Relief: {effect.text}", flush=True)
+        log.debug("saying %r", effect.key)
+        if self.speaker is None or self.hushed:
+            return
+        if self.muting is None:
+            self.speaker.say(effect.text, effect.urgency)
+            return
+        mute, unmute = self.muting
+        mute(effect.text)
+        try:
+            self.speaker.say(effect.text, effect.urgency)
+            time.sleep(SPEECH_TAIL_SECONDS)
+        finally:
+            unmute()
+            log.debug("listening again")
+
+    def interrupt(self) -> None:
+        """Cut the current prompt short and drop the rest of this answer (the person barged in)."""
+        self.hushed = True
         if self.speaker is not None:
-            self.speaker.say(effect.text)
+            self.speaker.interrupt()
+
+    def listen_again(self) -> None:
+        self.hushed = False
 
     def adjust(self, change: AdjustVoice) -> None:
         if self.speaker is None:
@@ -85,7 +121,9 @@ class VoiceOut:
         voice = self.speaker.renderer.voice
         voice.words_per_minute = min(MAX_WORDS_PER_MINUTE,
                                      max(MIN_WORDS_PER_MINUTE, voice.words_per_minute + change.rate_step))
-        voice.volume = min(1.0, max(MIN_VOLUME, voice.volume + change.volume_step))
+        voice.volume = round(min(1.0, max(MIN_VOLUME, voice.volume + change.volume_step)), 2)
+        if self.store is not None:
+            self.store.save_setting("voice", {"words_per_minute": voice.words_per_minute, "volume": voice.volume})
 
     def close(self) -> None:
         if self.speaker is not None:
@@ -94,7 +132,7 @@ class VoiceOut:
 
 def run_text(content: Content, store: Store, speak_aloud: bool, output_device: str | None) -> int:
     """Typed commands on standard input; the answers printed, and spoken unless quiet."""
-    out = VoiceOut(speak_aloud, output_device)
+    out = VoiceOut(speak_aloud, output_device, store=store)
     runner = open_runner(content, store, SystemClock(), out.say, out.adjust)
 
     def read_lines() -> None:
@@ -113,45 +151,43 @@ def run_text(content: Content, store: Store, speak_aloud: bool, output_device: s
 
 
 def run_voice(content: Content, store: Store, model_dir: Path, input_device: str | None,
-              output_device: str | None) -> int:
-    """The microphone in, speech out. Recognition ignores what is captured while the assistant speaks."""
-    from voicerelief.microphone import Microphone
-    from voicerelief.recognizer import CommandRecognizer, load_model
+              output_device: str | None, clock: Clock | None = None) -> int:
+    """The microphone in, speech out: the assistant as a person uses it."""
+    from voicerelief.listener import Command, Listener, Notice
+    from voicerelief.recognizer import load_model
 
-    microphone = Microphone(input_device)
-    out = VoiceOut(True, output_device)
-    speaking = threading.Event()
-    recognizer = CommandRecognizer(load_model(model_dir, content.table), content.table, microphone.rate)
+    model = load_model(model_dir, content.table)
+    out = VoiceOut(True, output_device, store=store)
+    runner = open_runner(content, store, clock or SystemClock(), out.say, out.adjust)
+    runner.on_event = out.listen_again
 
-    def speak(effect: Say) -> None:
-        speaking.set()
-        try:
-            out.say(effect)
-            time.sleep(SPEECH_TAIL_SECONDS)
-        finally:
-            speaking.clear()
+    def post(item: Command | Notice) -> None:
+        if isinstance(item, Notice):
+            runner.post(Announcement(Say(content.prompts.say(item.key), item.key)))
+        else:
+            heard = item.heard
+            runner.post(Said(heard.intent.name, heard.intent.value) if heard.intent else NotUnderstood(heard.text))
 
-    def listen() -> None:
-        was_speaking = False
-        for block in microphone.blocks():
-            if speaking.is_set():
-                was_speaking = True
-                continue
-            if was_speaking:
-                recognizer.reset()
-                was_speaking = False
-            heard = recognizer.accept(block)
-            if heard is not None and heard.text:
-                runner.post(Said(heard.intent.name, heard.intent.value) if heard.intent else NotUnderstood(heard.text))
+    def session_active() -> bool:
+        return runner.session.state not in ("idle", "urgent") or bool(runner.timers)
 
-    runner = open_runner(content, store, SystemClock(), speak, out.adjust)
+    listener = Listener(model, content.table, input_device, post, session_active, out.interrupt)
+    listener.open()
+    out.muting = (listener.start_speaking, listener.done_speaking)
+    thread = threading.Thread(target=listener.run, name="microphone", daemon=True)
     try:
-        runner.start()
-        threading.Thread(target=listen, name="microphone", daemon=True).start()
+        if runner.session.state in ("boot", "idle"):
+            out.say(Say(content.prompts.say("devices.ready"), "devices.ready"))
+        runner.start(greet=False)
+        thread.start()
         runner.serve()
+    except KeyboardInterrupt:
+        print(content.prompts.say("devices.stopped"), flush=True)
     finally:
-        microphone.close()
+        listener.stop()
         out.close()
+        if listener.overflows:
+            log.warning("The microphone overflowed %d times.", listener.overflows)
     return 0
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from voicerelief.errors import VoiceReliefError
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voicerelief", description=__doc__)
     parser.add_argument("--version", action="version", version=f"voicerelief {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what is heard and done")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="guide a relief session by voice")
@@ -23,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="with --text: print answers, do not speak them")
     run.add_argument("--input-device", metavar="NAME", help="microphone whose name contains NAME")
     run.add_argument("--output-device", metavar="NAME", help="speaker whose name contains NAME")
+    run.add_argument("--speed", type=_positive_number, default=1.0, metavar="N",
+                     help="run the clock N times faster (for demonstrations and tests)")
     _add_session_options(run)
     _add_model_option(run)
 
@@ -70,7 +74,10 @@ def _add_model_option(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(format="voicerelief: %(message)s", level=logging.WARNING)
+    logging.basicConfig(format="voicerelief: %(message)s" if not args.verbose else
+                        "voicerelief %(relativeCreated)7.0f ms: %(message)s",
+                        level=logging.DEBUG if args.verbose else logging.WARNING)
+    logging.getLogger("transitions").setLevel(logging.WARNING)
     try:
         if args.command == "recognize":
             return _recognize(args)
@@ -141,6 +148,10 @@ def _model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop_on_terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _session(args: argparse.Namespace) -> int:
     from voicerelief import app
     from voicerelief.store import Store, default_data_dir
@@ -149,6 +160,7 @@ def _session(args: argparse.Namespace) -> int:
         from voicerelief.devices import find_device
 
         find_device(args.input_device, "input")
+    signal.signal(signal.SIGTERM, _stop_on_terminate)
     content = app.load_content(args.routine)
     store = Store(args.data_dir or default_data_dir())
     try:
@@ -160,6 +172,9 @@ def _session(args: argparse.Namespace) -> int:
             return app.run_text(content, store, speak_aloud=not args.quiet, output_device=args.output_device)
         from voicerelief.models import find_model
 
-        return app.run_voice(content, store, find_model(args.model), args.input_device, args.output_device)
+        from voicerelief.clock import ScaledClock, SystemClock
+
+        clock = SystemClock() if args.speed == 1.0 else ScaledClock(args.speed)
+        return app.run_voice(content, store, find_model(args.model), args.input_device, args.output_device, clock)
     finally:
         store.close()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Literal
 
 from voicerelief.errors import AudioDeviceError
 
 Direction = Literal["input", "output"]
+# Re-initializing PortAudio (to find a device that came back) must not happen during playback.
+PORTAUDIO_LOCK = threading.RLock()
 NO_MICROPHONE = (
     "No microphone was found; plug one in (or start the sound server), "
     "or type your answers with `voicerelief run --text`."
@@ -45,3 +48,29 @@ def find_device(name: str | None, direction: Direction) -> int:
 
 def default_rate(device: int) -> int:
     return int(portaudio().query_devices(device)["default_samplerate"])
+
+
+def rescan() -> None:
+    """Make PortAudio list devices afresh, as after a microphone was unplugged or the sound server restarted."""
+    sounddevice = portaudio()
+    with PORTAUDIO_LOCK:
+        sounddevice._terminate()
+        sounddevice._initialize()
+
+
+def describe_devices(input_name: str | None, output_name: str | None) -> list[str]:
+    """One line per device: its name, channels and default rate, with the chosen ones marked."""
+    sounddevice = portaudio()
+    chosen = {}
+    for name, direction in ((input_name, "input"), (output_name, "output")):
+        try:
+            chosen[direction] = find_device(name, direction)
+        except AudioDeviceError:
+            chosen[direction] = None
+    lines = []
+    for index, info in enumerate(sounddevice.query_devices()):
+        roles = [d for d in ("input", "output") if info[f"max_{d}_channels"] > 0]
+        marks = [f"chosen {d}" for d in roles if chosen.get(d) == index]
+        lines.append(f"{'*' if marks else ' '} {info['name']}: {', '.join(roles)}, "
+                     f"{info['default_samplerate']:.0f} Hz{' (' + ', '.join(marks) + ')' if marks else ''}")
+    return lines

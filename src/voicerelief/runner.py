@@ -14,7 +14,7 @@ from typing import Callable
 
 from voicerelief.clock import Clock, FakeClock
 from voicerelief.session import (AdjustVoice, CancelTimer, Effect, Event, Memory, Quit, Record, Say, Session,
-                                 StartTimer, TimerFired)
+                                 SpokeDone, StartTimer, TimerFired)
 from voicerelief.store import Step, Store
 
 
@@ -23,24 +23,33 @@ class EndOfInput:
     """The input source has closed (end of typed input)."""
 
 
+@dataclass(frozen=True)
+class Announcement:
+    """Words from outside the session, such as news about the microphone."""
+
+    say: Say
+
+
 class Runner:
     def __init__(self, session: Session, store: Store, clock: Clock,
-                 speak: Callable[[Say], None], adjust_voice: Callable[[AdjustVoice], None] = lambda _: None) -> None:
+                 speak: Callable[[Say], None], adjust_voice: Callable[[AdjustVoice], None] = lambda _: None,
+                 on_event: Callable[[], None] = lambda: None) -> None:
         self.session = session
+        self.on_event = on_event
         self.store = store
         self.clock = clock
         self.speak = speak
         self.adjust_voice = adjust_voice
         self.timers: dict[str, datetime] = store.pending_timers()
-        self.events: queue.Queue[Event | EndOfInput] = queue.Queue()
+        self.events: queue.Queue[Event | EndOfInput | Announcement] = queue.Queue()
         self.finished = False
 
-    def start(self) -> None:
+    def start(self, greet: bool = True) -> None:
         """Greet, or resume where the saved state left off; deadlines that passed fire at once."""
-        self._apply(self.session.boot(self.clock.now()))
+        self._apply(self.session.boot(self.clock.now(), greet))
         self.fire_due_timers()
 
-    def post(self, event: Event | EndOfInput) -> None:
+    def post(self, event: Event | EndOfInput | Announcement) -> None:
         """Thread-safe: producers call this."""
         self.events.put(event)
 
@@ -77,8 +86,12 @@ class Runner:
                 event = self.events.get(timeout=max(0.0, wait))
             except queue.Empty:
                 event = None
+            if event is not None:
+                self.on_event()
             if isinstance(event, EndOfInput):
                 self.finished = True
+            elif isinstance(event, Announcement):
+                self.speak(event.say)
             elif event is not None:
                 self.handle(event)
             self.fire_due_timers()
@@ -102,10 +115,15 @@ class Runner:
         for name in cancelled:
             self.timers.pop(name, None)
         self.timers.update(started)
+        spoke = False
         for effect in effects:
             if isinstance(effect, Say):
                 self.speak(effect)
+                spoke = True
             elif isinstance(effect, AdjustVoice):
                 self.adjust_voice(effect)
             elif isinstance(effect, Quit):
                 self.finished = True
+        if spoke and "silence" in self.timers:
+            # Speaking takes time: the wait for an answer counts from the end of the question.
+            self._apply(self.session.handle(SpokeDone(), self.clock.now()))

@@ -47,7 +47,12 @@ class TimerFired:
     due: datetime
 
 
-Event = Said | NotUnderstood | TimerFired
+@dataclass(frozen=True)
+class SpokeDone:
+    """Everything said in answer to the last event has been spoken: waiting for an answer starts now."""
+
+
+Event = Said | NotUnderstood | TimerFired | SpokeDone
 
 # ---- effects: what the adapters must do ----------------------------------------------
 
@@ -56,7 +61,8 @@ Event = Said | NotUnderstood | TimerFired
 class Say:
     text: str
     key: str
-    alert: bool = False
+    # 0: plain speech; 1 and up: an alert, announced by a chime that grows louder with each reminder.
+    urgency: int = 0
 
 
 @dataclass(frozen=True)
@@ -288,20 +294,26 @@ class Session:
 
     # ---- public API ---------------------------------------------------------------
 
-    def boot(self, now: datetime) -> list[Effect]:
-        """The first call after the program starts: greet, or say where things stand."""
+    def boot(self, now: datetime, greet: bool = True) -> list[Effect]:
+        """The first call after the program starts: greet (unless the front end does), or say where things stand."""
         self.now = now
         if self.memory.state == "boot":
             self.trigger("power_on")
-            self._say("session.welcome")
-            self._ask("session.idle")
+            if greet:
+                self._say("session.welcome")
+                self._ask("session.idle")
+        elif self.state == "idle" and not greet:
+            pass
         else:
             self._welcome_back()
         return self._take_effects()
 
     def handle(self, event: Event, now: datetime) -> list[Effect]:
         self.now = now
-        if isinstance(event, TimerFired):
+        if isinstance(event, SpokeDone):
+            if self._is_question() and not self.memory.paused and not self.memory.confirming_end:
+                self._start("silence", seconds=self._silence_delay())
+        elif isinstance(event, TimerFired):
             self._on_timer(event)
         elif isinstance(event, NotUnderstood):
             self._on_not_understood()
@@ -348,7 +360,7 @@ class Session:
         if said.intent in ("start", "start_ice", "start_heat", "stretches") and self.state in ("idle", "urgent"):
             said = Said("start")
         elif self.state == "urgent":
-            self._say("session.urgent_again", alert=True)
+            self._say("session.urgent_again", urgency=1)
             return
         if said.intent in self.machine.get_triggers(self.state):
             self.trigger(said.intent)
@@ -428,15 +440,15 @@ class Session:
         elif name == "ice_halfway" and self.state == "iceOn":
             self._say("session.ice_halfway", minutes=self._ice_minutes_left() or 0)
         elif name == "ice_one_minute" and self.state == "iceOn":
-            self._say("session.ice_one_minute", alert=True)
+            self._say("session.ice_one_minute", urgency=1)
         elif name == "ice_remind" and self.state == "iceRemove":
             memory.ice_reminders += 1
             minutes = int((self.now - _time(memory.ice_on_since)).total_seconds() // 60)
             key = "session.ice_remove_urgent" if memory.ice_reminders >= 3 else "session.ice_remove_again"
-            self._say(key, minutes=minutes, alert=True)
+            self._say(key, minutes=minutes, urgency=1 + memory.ice_reminders)
             self._start("ice_remind", seconds=self.timings.ice_reminder_seconds)
         elif name == "heat_remind" and self.state == "heatRemove":
-            self._say("session.heat_remove_again", alert=True)
+            self._say("session.heat_remove_again", urgency=1)
             self._start("heat_remind", seconds=self.timings.heat_reminder_seconds)
         elif name == "hold_tick" and self.state == "stretchHold":
             self._count_hold()
@@ -449,13 +461,12 @@ class Session:
         if memory.paused or not self._is_question():
             return
         memory.silence += 1
-        talk = self.timings
         if memory.silence == 1:
             self._say("session.reprompt", answers=self._answers())
-            self._start("silence", seconds=talk.offer_help_seconds - talk.reprompt_seconds)
+            self._start("silence", seconds=self._silence_delay())
         elif memory.silence == 2:
             self._say("session.offer_help")
-            self._start("silence", seconds=talk.pause_seconds - talk.offer_help_seconds)
+            self._start("silence", seconds=self._silence_delay())
         else:
             memory.paused = True
             self._record("paused", {"reason": "silence", "state": self.state})
@@ -548,7 +559,7 @@ class Session:
         self.memory.hurts += 1
         self.memory.uncomfortable.append(stretch.name)
         self._record("stretch", {"name": stretch.name, "outcome": "stopped"})
-        self._say("session.stretch_hurt", alert=True)
+        self._say("session.stretch_hurt", urgency=1)
         self._move_to_next_stretch()
 
     def stop_routine(self) -> None:
@@ -556,7 +567,7 @@ class Session:
         stretch = self._stretch()
         self.memory.hurts += 1
         self._record("stretch", {"name": stretch.name, "outcome": "stopped"})
-        self._say("session.stretch_hurt" if self.memory.hurts == 1 else "session.stretch_hurt_again", alert=True)
+        self._say("session.stretch_hurt" if self.memory.hurts == 1 else "session.stretch_hurt_again", urgency=1)
 
     def finish_routine(self) -> None:
         self._cancel_stretch_timers()
@@ -629,9 +640,9 @@ class Session:
             question = self.red_flag_keys[memory.red_flag] if memory.state == "redFlags" else "recheck"
             memory.urgent = True
             self._record("red_flag", {"question": question.split(".")[-1], "answer": "yes"})
-            self._say("session.urgent", alert=True)
+            self._say("session.urgent", urgency=1)
         else:
-            self._say("session.urgent_again", alert=True)
+            self._say("session.urgent_again", urgency=1)
 
     def on_enter_onset(self) -> None:
         self._record("red_flag", {"question": "all", "answer": "no"})
@@ -670,7 +681,7 @@ class Session:
         self._cancel("ice_halfway")
         self._cancel("ice_one_minute")
         self._start("ice_remind", seconds=self.timings.ice_reminder_seconds)
-        self._ask("session.ice_remove", alert=True)
+        self._ask("session.ice_remove", urgency=1)
 
     def on_enter_skinCheck(self) -> None:
         memory = self.memory
@@ -703,7 +714,7 @@ class Session:
 
     def on_enter_heatRemove(self) -> None:
         self._start("heat_remind", seconds=self.timings.heat_reminder_seconds)
-        self._ask("session.heat_remove", alert=True)
+        self._ask("session.heat_remove", urgency=1)
 
     def on_enter_stretchOffer(self) -> None:
         memory = self.memory
@@ -861,6 +872,13 @@ class Session:
             return "help"
         return spoken[0] if len(spoken) == 1 else ", ".join(spoken[:-1]) + " or " + spoken[-1]
 
+    def _silence_delay(self) -> int:
+        """Seconds from now to the next step of the silence ladder: re-prompt, offer help, pause."""
+        talk = self.timings
+        steps = [talk.reprompt_seconds, talk.offer_help_seconds - talk.reprompt_seconds,
+                 talk.pause_seconds - talk.offer_help_seconds]
+        return steps[min(self.memory.silence, 2)]
+
     def _restart_silence(self) -> None:
         if self._is_question() and not self.memory.paused:
             self._start("silence", seconds=self.timings.reprompt_seconds)
@@ -868,13 +886,13 @@ class Session:
     def _reprompt(self) -> None:
         self._say("session.reprompt", answers=self._answers())
 
-    def _ask(self, key: str, alert: bool = False, **fields: Any) -> None:
+    def _ask(self, key: str, urgency: int = 0, **fields: Any) -> None:
         text = self.prompts.say(key, **fields)
         self.memory.last_prompt = text
-        self._emit(Say(text, key, alert))
+        self._emit(Say(text, key, urgency))
 
-    def _say(self, key: str, alert: bool = False, **fields: Any) -> None:
-        self._emit(Say(self.prompts.say(key, **fields), key, alert))
+    def _say(self, key: str, urgency: int = 0, **fields: Any) -> None:
+        self._emit(Say(self.prompts.say(key, **fields), key, urgency))
 
     def _start(self, name: str, seconds: float) -> None:
         self._emit(StartTimer(name, self.now + timedelta(seconds=seconds)))

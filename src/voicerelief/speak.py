@@ -11,10 +11,12 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import soundfile
 
 log = logging.getLogger(__name__)
@@ -77,27 +79,70 @@ def read_rendered(path: Path, volume: float):
     return samples * volume, rate
 
 
-class Speaker:
-    """Says prompts aloud through an output device; text always goes to the terminal too."""
+CHIME_RATE = 22050
+PLAYBACK_BLOCK_SECONDS = 0.05
 
-    def __init__(self, renderer: PromptRenderer, output_device: str | None = None, echo=print) -> None:
+
+def chime(urgency: int) -> np.ndarray:
+    """Two rising tones of our own; louder for each repeated reminder (urgency 1 to 4)."""
+    level = min(0.9, 0.3 + 0.2 * (max(1, urgency) - 1))
+    tones = []
+    for frequency in (660.0, 880.0):
+        t = np.arange(int(CHIME_RATE * 0.18)) / CHIME_RATE
+        envelope = np.minimum(1.0, np.minimum(t, t[::-1]) / 0.02)
+        tones.append(np.sin(2 * np.pi * frequency * t) * envelope)
+    gap = np.zeros(int(CHIME_RATE * 0.06))
+    return (np.concatenate([tones[0], gap, tones[1], gap]) * level).astype(np.float32)
+
+
+class Speaker:
+    """Says prompts aloud through an output device. Playback can be cut short from another thread."""
+
+    def __init__(self, renderer: PromptRenderer, output_device: str | None = None) -> None:
         self.renderer = renderer
         self.output_device = output_device
-        self.echo = echo
         self.failed = False
+        self.interrupted = threading.Event()
 
-    def say(self, text: str) -> None:
-        self.echo(text)
+    def say(self, text: str, urgency: int = 0) -> bool:
+        """Speak ``text`` (after a chime when urgent); False when it could not be played."""
         try:
             samples, rate = read_rendered(self.renderer.render(text), self.renderer.voice.volume)
-            import sounddevice
-
-            from voicerelief.devices import find_device
-
-            device = find_device(self.output_device, "output")
-            sounddevice.play(samples, rate, device=device, blocking=True)
+            if urgency:
+                samples = np.concatenate([soxr_to(chime(urgency), CHIME_RATE, rate), samples])
+            self._play(samples, rate)
+            if self.failed:
+                log.warning("Speech output works again.")
             self.failed = False
-        except Exception as error:  # a speaker fault must never stop the guidance: the text is already shown
+            return True
+        except Exception as error:  # a speaker fault must never stop the guidance: the text is shown anyway
             if not self.failed:
                 log.warning("Speech output failed, showing text only: %s", error)
             self.failed = True
+            return False
+
+    def interrupt(self) -> None:
+        self.interrupted.set()
+
+    def _play(self, samples: np.ndarray, rate: int) -> None:
+        from voicerelief.devices import PORTAUDIO_LOCK, find_device, portaudio
+
+        sounddevice = portaudio()
+        block = int(rate * PLAYBACK_BLOCK_SECONDS)
+        self.interrupted.clear()
+        # Our own stream, not sounddevice.play(): its shared global stream outlives a PortAudio
+        # re-initialization (after a device came back) and closing it then can close a live stream.
+        with PORTAUDIO_LOCK:
+            device = find_device(self.output_device, "output")
+            with sounddevice.OutputStream(device=device, samplerate=rate, channels=1, dtype="float32") as stream:
+                for start in range(0, len(samples), block):
+                    if self.interrupted.is_set():
+                        stream.abort()
+                        return
+                    stream.write(np.ascontiguousarray(samples[start:start + block], dtype=np.float32))
+
+
+def soxr_to(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
+    import soxr
+
+    return samples if rate == target else soxr.resample(samples, rate, target).astype(np.float32)

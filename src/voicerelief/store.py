@@ -34,6 +34,10 @@ CREATE TABLE IF NOT EXISTS memory (
     saved_at TEXT NOT NULL,
     data TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS settings (
+    name TEXT PRIMARY KEY,
+    data TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS timers (
     name TEXT PRIMARY KEY,
     due TEXT NOT NULL
@@ -106,6 +110,17 @@ class Store:
         except sqlite3.DatabaseError as error:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
+            raise StoreError(_explain(self.path, error)) from None
+
+    def load_setting(self, name: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT data FROM settings WHERE name = ?", (name,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def save_setting(self, name: str, data: dict[str, Any]) -> None:
+        try:
+            self._db.execute("INSERT INTO settings (name, data) VALUES (?, ?) "
+                             "ON CONFLICT (name) DO UPDATE SET data = excluded.data", (name, json.dumps(data)))
+        except sqlite3.DatabaseError as error:
             raise StoreError(_explain(self.path, error)) from None
 
     def events(self, kinds: Iterable[str] | None = None) -> list[tuple[datetime, int, str, dict[str, Any]]]:

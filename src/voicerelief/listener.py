@@ -1,0 +1,216 @@
+"""The microphone side of `voicerelief run`: hearing commands, and only the person's.
+
+- While the assistant speaks (and for a short tail after), what the microphone
+  captures is not recognized as commands; the recognizer is reset afterwards.
+- Meanwhile a second, strict recognizer that knows only "stop" and "pause" still
+  listens, so the person can cut the assistant short (barge-in).
+- Outside an active session, a command counts only after the wake phrase.
+- If the microphone stops sending sound, it is reopened by name, with backoff.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import vosk
+
+from voicerelief.commands import UNKNOWN_WORD, PhraseTable
+from voicerelief.devices import rescan
+from voicerelief.errors import AudioDeviceError
+from voicerelief.microphone import Microphone
+from voicerelief.recognizer import CommandRecognizer, Heard
+
+log = logging.getLogger(__name__)
+
+BARGE_IN_INTENTS = ("stop", "pause")
+# After this long, muting is lifted even if the speaker never said it had finished.
+MAX_MUTE_SECONDS = 90.0
+BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0, 5.0)
+WAKE_WINDOW_SECONDS = 10.0
+BARGE_IN_CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Command:
+    """What the listener passes on: the words heard and their intent (None if not understood)."""
+
+    heard: Heard
+    barge_in: bool = False
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something about the devices the person should hear: its prompt key."""
+
+    key: str
+
+
+class WakeGate:
+    """Outside a session, only the wake phrase (or the wake phrase and a command) gets through."""
+
+    def __init__(self, table: PhraseTable, window_seconds: float = WAKE_WINDOW_SECONDS) -> None:
+        self.table = table
+        self.window_seconds = window_seconds
+        self._open_until = 0.0
+
+    def admit(self, heard: Heard, session_active: bool, now: float) -> tuple[Heard | None, bool]:
+        """The utterance to act on (or None), and whether to acknowledge the wake phrase."""
+        wake = self.table.wake_phrase
+        text = heard.text
+        if text == wake or text.startswith(wake + " "):
+            rest = text[len(wake):].strip()
+            if not rest:
+                self._open_until = now + self.window_seconds
+                return None, not session_active
+            trusted = heard.confidence >= self.table.confidence_floor and UNKNOWN_WORD not in rest.split()
+            return Heard(rest, self.table.match(rest) if trusted else None, heard.confidence), False
+        if session_active or now < self._open_until:
+            self._open_until = 0.0
+            return heard, False
+        return None, False
+
+
+class Listener:
+    def __init__(self, model: vosk.Model, table: PhraseTable, device_name: str | None,
+                 post: Callable[[Command | Notice], None], session_active: Callable[[], bool],
+                 on_barge_in: Callable[[], None]) -> None:
+        self.model = model
+        self.table = table
+        self.device_name = device_name
+        self.post = post
+        self.session_active = session_active
+        self.on_barge_in = on_barge_in
+        self.gate = WakeGate(table)
+        self.speaking = threading.Event()
+        self.speaking_since = 0.0
+        self.prompt_words: frozenset[str] = frozenset()
+        self.stopped = threading.Event()
+        self.microphone: Microphone | None = None
+        self.overflows = 0
+
+    def open(self) -> Microphone:
+        self.microphone = Microphone(self.device_name)
+        return self.microphone
+
+    def start_speaking(self, text: str) -> None:
+        self.prompt_words = frozenset(re.findall(r"[a-z']+", text.lower()))
+        self.speaking_since = time.monotonic()
+        self.speaking.set()
+
+    def done_speaking(self) -> None:
+        self.speaking.clear()
+
+    def run(self) -> None:
+        """The listening thread: runs until stopped, reopening the microphone whenever it fails."""
+        failures = 0
+        while not self.stopped.is_set():
+            try:
+                microphone = self.microphone or self.open()
+                if failures:
+                    log.warning("The microphone is back.")
+                    self.post(Notice("devices.microphone_back"))
+                failures = 0
+                self._listen(microphone)
+            except AudioDeviceError as error:
+                if failures == 0:
+                    log.warning("%s Trying to reopen it.", error)
+                    self.post(Notice("devices.microphone_lost"))
+                self._close()
+                time.sleep(BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)])
+                failures += 1
+                try:
+                    rescan()
+                except Exception as rescan_error:  # PortAudio may be half gone: keep trying
+                    log.debug("rescan failed: %s", rescan_error)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self._close()
+
+    def _close(self) -> None:
+        if self.microphone is not None:
+            self.overflows += self.microphone.overflows
+            try:
+                self.microphone.close()
+            except Exception as error:  # closing a stream whose device vanished may fail too
+                log.debug("closing the microphone failed: %s", error)
+            self.microphone = None
+
+    def _listen(self, microphone: Microphone) -> None:
+        commands = CommandRecognizer(self.model, self.table, microphone.rate)
+        barge = BargeIn(self.model, self.table, microphone.rate)
+        was_speaking = False
+        for block in microphone.blocks():
+            if self.stopped.is_set():
+                return
+            if self.speaking.is_set() and time.monotonic() - self.speaking_since > MAX_MUTE_SECONDS:
+                log.warning("Muting lasted too long; listening again.")
+                self.speaking.clear()
+            if self.speaking.is_set():
+                if not was_speaking or barge.prompt_words != self.prompt_words:
+                    barge.expect_echo_of(self.prompt_words)
+                    was_speaking = True
+                intent = barge.accept(block)
+                if intent is not None:
+                    log.debug("barge-in: %r", intent)
+                    self.on_barge_in()
+                    self.post(Command(Heard(intent, self.table.match(intent), 1.0), barge_in=True))
+                continue
+            if was_speaking:
+                commands.reset()
+                was_speaking = False
+            heard = commands.accept(block)
+            if heard is not None and heard.text:
+                log.debug("heard %r (confidence %.2f): %s", heard.text, heard.confidence,
+                          heard.intent.name if heard.intent else "no phrase")
+                admitted, acknowledge = self.gate.admit(heard, self.session_active(), time.monotonic())
+                if acknowledge:
+                    self.post(Notice("devices.wake"))
+                if admitted is not None:
+                    self.post(Command(admitted))
+
+
+class BargeIn:
+    """A strict recognizer for "stop" and "pause" while the assistant talks.
+
+    Its grammar also holds every word of the prompt being spoken, so the
+    assistant's own voice, heard back through the microphone, is explained by
+    those words rather than mistaken for a command. A command seen in a partial
+    result is confirmed by closing the utterance at once and checking the
+    word's confidence.
+    """
+
+    def __init__(self, model: vosk.Model, table: PhraseTable, rate: int) -> None:
+        self.model = model
+        self.table = table
+        self.rate = rate
+        self.prompt_words: frozenset[str] = frozenset()
+        self._recognizer: vosk.KaldiRecognizer | None = None
+
+    def expect_echo_of(self, prompt_words: frozenset[str]) -> None:
+        self.prompt_words = prompt_words
+        echo = [w for w in sorted(prompt_words) if w not in BARGE_IN_INTENTS and self.model.vosk_model_find_word(w) != -1]
+        grammar = sorted(set(BARGE_IN_INTENTS) | set(echo) | set(self.table.decoys)) + [UNKNOWN_WORD]
+        self._recognizer = vosk.KaldiRecognizer(self.model, self.rate, json.dumps(grammar))
+        self._recognizer.SetWords(True)
+
+    def accept(self, block: bytes) -> str | None:
+        """The barge-in intent once it is heard, else None."""
+        assert self._recognizer is not None
+        self._recognizer.AcceptWaveform(block)
+        words = json.loads(self._recognizer.PartialResult()).get("partial", "").split()
+        last = words[-1] if words else ""
+        if last not in BARGE_IN_INTENTS or last in self.prompt_words:
+            return None
+        # Close the utterance now, without waiting for silence, to see how sure the decoder is.
+        final = json.loads(self._recognizer.FinalResult()).get("result", [])
+        if final and final[-1]["word"] == last and final[-1]["conf"] >= BARGE_IN_CONFIDENCE:
+            return last
+        log.debug("barge-in candidate %r rejected: %s", last, final[-1:] if final else "nothing")
+        return None

@@ -1,0 +1,182 @@
+"""A real PulseAudio server with a virtual microphone and a virtual speaker, for tests and benchmarks.
+
+The person's lines are spoken by espeak-ng and played into the microphone's sink
+with paplay; everything the app plays on the speaker is read back from the
+speaker's monitor, block by block, with the time it arrived.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+CONFIG = """
+load-module module-native-protocol-unix auth-anonymous=1 socket={socket}
+load-module module-null-sink sink_name=mic_feed sink_properties=device.description=mic_feed rate=16000 channels=1
+load-module module-null-sink sink_name=speaker sink_properties=device.description=speaker rate=22050 channels=1
+load-module module-remap-source source_name=virtual_mic master=mic_feed.monitor source_properties=device.description=virtual_mic
+set-default-source virtual_mic
+set-default-sink speaker
+"""
+MONITOR_RATE = 16000
+CHUNK_SECONDS = 0.02
+
+
+class AudioRig:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.socket = folder / "native"
+        (folder / "default.pa").write_text(CONFIG.format(socket=self.socket))
+        (folder / "runtime").mkdir(exist_ok=True)
+        self.env = {**os.environ, "PULSE_SERVER": f"unix:{self.socket}", "PULSE_RUNTIME_PATH": str(folder / "runtime")}
+        self.server: subprocess.Popen | None = None
+        self.levels: list[tuple[float, float]] = []
+        self._monitor: subprocess.Popen | None = None
+        self._loopback_module = ""
+
+    def start(self) -> None:
+        if shutil.which("pulseaudio") is None:
+            raise RuntimeError("pulseaudio is not installed; `./quickstart test` installs it")
+        self.server = subprocess.Popen(
+            ["pulseaudio", "-n", "-F", str(self.folder / "default.pa"), "--daemonize=no", "--exit-idle-time=-1",
+             "--log-target=file:" + str(self.folder / "pulse.log")], env=self.env)
+        deadline = time.monotonic() + 15
+        while subprocess.run(["pactl", "info"], env=self.env, capture_output=True).returncode != 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the PulseAudio test server did not start; see " + str(self.folder / "pulse.log"))
+            time.sleep(0.1)
+        self._start_monitor()
+
+    def stop(self) -> None:
+        if self._monitor is not None:
+            self._monitor.kill()
+            self._monitor.wait()
+            self._monitor = None
+        if self.server is not None:
+            self.server.kill()
+            self.server.wait()
+            self.server = None
+
+    def restart(self, down_seconds: float = 1.0) -> None:
+        self.stop()
+        time.sleep(down_seconds)
+        self.start()
+
+    def speak(self, text: str, voice: str = "en-us", words_per_minute: int = 150) -> tuple[float, float]:
+        """Say ``text`` into the microphone; returns the monotonic times when the speech began and ended."""
+        wav = self.folder / "line.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-w", str(wav), text], check=True)
+        began = time.monotonic()
+        subprocess.run(["paplay", "--device=mic_feed", str(wav)], env=self.env, check=True)
+        return began, time.monotonic()
+
+    def loop_speaker_into_microphone(self, enabled: bool) -> None:
+        if enabled:
+            result = subprocess.run(["pactl", "load-module", "module-loopback", "source=speaker.monitor",
+                                     "sink=mic_feed", "latency_msec=60"], env=self.env, capture_output=True,
+                                    text=True, check=True)
+            self._loopback_module = result.stdout.strip()
+        elif self._loopback_module:
+            subprocess.run(["pactl", "unload-module", self._loopback_module], env=self.env, check=True)
+            self._loopback_module = ""
+
+    def loud_between(self, start: float, end: float, threshold: float = 0.01) -> float:
+        """The share of 20 ms chunks between two times in which the speaker was playing."""
+        chunks = [rms for at, rms in list(self.levels) if start <= at < end]
+        return sum(rms > threshold for rms in chunks) / len(chunks) if chunks else 0.0
+
+    def first_sound_after(self, start: float, threshold: float = 0.01) -> float | None:
+        for at, rms in list(self.levels):
+            if at >= start and rms > threshold:
+                return at
+        return None
+
+    def wait_quiet(self, since: float, quiet_for: float = 0.8, timeout: float = 60.0,
+                   threshold: float = 0.01) -> float:
+        """Wait until the speaker has been silent for ``quiet_for`` seconds after ``since``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = time.monotonic()
+            recent = [rms for at, rms in list(self.levels) if max(since, now - quiet_for) <= at]
+            if now - since >= quiet_for and recent and max(recent) <= threshold:
+                return now
+            time.sleep(0.05)
+        raise TimeoutError("the speaker never went quiet")
+
+    def _start_monitor(self) -> None:
+        self._monitor = subprocess.Popen(
+            ["parec", "--device=speaker.monitor", "--format=s16le", f"--rate={MONITOR_RATE}", "--channels=1",
+             "--latency-msec=20"], env=self.env, stdout=subprocess.PIPE)
+        threading.Thread(target=self._read_monitor, args=(self._monitor,), daemon=True).start()
+
+    def _read_monitor(self, process: subprocess.Popen) -> None:
+        size = int(MONITOR_RATE * CHUNK_SECONDS) * 2
+        while True:
+            data = process.stdout.read(size)
+            if not data:
+                return
+            samples = np.frombuffer(data, np.int16).astype(np.float32) / 32768
+            self.levels.append((time.monotonic(), float(np.sqrt(np.mean(samples ** 2)))))
+
+
+class RunningApp:
+    """`voicerelief run` on the rig's devices; its printed lines are collected with their arrival times."""
+
+    def __init__(self, rig: AudioRig, data_dir: Path, *extra: str) -> None:
+        self.lines: list[tuple[float, str]] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "voicerelief", "--verbose", "run", "--input-device", "pulse", "--output-device", "pulse",
+             "--data-dir", str(data_dir), *extra],
+            env=rig.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.errors: list[str] = []
+        threading.Thread(target=self._read, args=(self.process.stdout, self.lines), daemon=True).start()
+        threading.Thread(target=self._read_errors, daemon=True).start()
+
+    @staticmethod
+    def _read(stream, into: list) -> None:
+        for line in stream:
+            into.append((time.monotonic(), line.rstrip("\n")))
+
+    def _read_errors(self) -> None:
+        for line in self.process.stderr:
+            self.errors.append(line.rstrip("\n"))
+
+    def wait_until_done_talking(self, rig: AudioRig, quiet_for: float = 1.0) -> None:
+        """Wait until the last line printed has been spoken and the speaker has stayed quiet."""
+        while True:
+            last = self.lines[-1][0] if self.lines else 0.0
+            rig.wait_quiet(since=last, quiet_for=quiet_for)
+            if (self.lines[-1][0] if self.lines else 0.0) == last:
+                return
+
+    def said(self) -> list[str]:
+        return [line.split("Relief: ", 1)[1] for _, line in list(self.lines) if "Relief: " in line]
+
+    def wait_for(self, fragment: str, timeout: float = 60.0, after: float = 0.0) -> float:
+        """The time the first line containing ``fragment`` (printed after ``after``) appeared."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for at, line in list(self.lines):
+                if at >= after and fragment in line:
+                    return at
+            if self.process.poll() is not None:
+                raise AssertionError(f"the app exited ({self.process.returncode}): {self.errors[-5:]}")
+            time.sleep(0.05)
+        raise AssertionError(f"{fragment!r} was not said within {timeout} s; said: {self.said()[-5:]}; "
+                             f"errors: {self.errors[-5:]}")
+
+    def stop(self) -> int:
+        self.process.terminate()
+        try:
+            return self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()

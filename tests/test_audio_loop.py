@@ -1,0 +1,109 @@
+"""`voicerelief run` end to end on real audio: a PulseAudio virtual microphone and speaker."""
+
+import time
+
+import pytest
+
+from audio_rig import AudioRig, RunningApp
+
+RED_FLAG_COUNT = 7
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory):
+    audio = AudioRig(tmp_path_factory.mktemp("pulse"))
+    audio.start()
+    yield audio
+    audio.stop()
+
+
+@pytest.fixture
+def app(rig, tmp_path):
+    running = RunningApp(rig, tmp_path / "data")
+    yield running
+    running.stop()
+
+
+def answer(rig: AudioRig, app: RunningApp, line: str, expect: str) -> float:
+    """Wait for the app to finish talking, say ``line``, and wait for ``expect`` to be said."""
+    app.wait_until_done_talking(rig)
+    began, _ = rig.speak(line)
+    return app.wait_for(expect, after=began)
+
+
+def test_it_answers_aloud_in_order_and_walks_a_short_flow(rig, app):
+    ready = app.wait_for("Say hey relief to begin")
+    answer(rig, app, "hey relief start", "First, a few safety questions")
+    assert rig.loud_between(ready, time.monotonic()) > 0.2, "the answers were heard on the speaker"
+    for number in range(RED_FLAG_COUNT - 1):
+        answer(rig, app, "no", "?")
+    answer(rig, app, "no", "When did the spasm begin")
+    answer(rig, app, "yesterday", "how bad is the pain")
+    answer(rig, app, "six", "I heard 6. Is that right?")
+    answer(rig, app, "yes", "Lie in the position that hurts least")
+    answer(rig, app, "start ice", "Wrap an ice pack")
+    answer(rig, app, "ready", "Ice is on")
+    answer(rig, app, "how much time is left", "The ice has 19 minutes")
+    said = app.said()
+    order = ["First, a few safety questions", "When did the spasm begin", "I heard 6", "Wrap an ice pack",
+             "Ice is on", "The ice has 19 minutes"]
+    positions = [next(i for i, line in enumerate(said) if fragment in line) for fragment in order]
+    assert positions == sorted(positions)
+    assert not any("did not catch" in line for line in said)
+
+
+def test_without_the_wake_phrase_nothing_starts(rig, app):
+    app.wait_for("Say hey relief to begin")
+    app.wait_until_done_talking(rig)
+    rig.speak("start")
+    time.sleep(4)
+    assert not any("safety questions" in line for line in app.said())
+    answer(rig, app, "hey relief", "Yes? Say start")
+    answer(rig, app, "start", "First, a few safety questions")
+
+
+def test_it_does_not_react_to_its_own_voice(rig, app):
+    app.wait_for("Say hey relief to begin")
+    answer(rig, app, "hey relief start", "First, a few safety questions")
+    rig.loop_speaker_into_microphone(True)
+    try:
+        app.wait_until_done_talking(rig)
+        asked = len(app.said())
+        # The question is repeated aloud ("repeat"), and it hears all of it through the loop.
+        began, _ = rig.speak("repeat")
+        app.wait_for("?", after=began)
+        app.wait_until_done_talking(rig)
+        time.sleep(3)
+        heard_itself = app.said()[asked + 1:]
+        assert heard_itself == [], f"it reacted to its own voice: {heard_itself}"
+    finally:
+        rig.loop_speaker_into_microphone(False)
+
+
+def test_stop_cuts_its_speech_short(rig, app):
+    app.wait_for("Say hey relief to begin")
+    app.wait_until_done_talking(rig)
+    rig.speak("hey relief start")
+    started = app.wait_for("not a doctor")
+    # The disclaimer, the introduction and the first question take about 15 seconds to say.
+    time.sleep(2.5)
+    _, stop_ended = rig.speak("stop")
+    asked = app.wait_for("Do you want to end this session?", after=started)
+    # Cut: the speaker fell silent after "stop", before the confirmation question was spoken.
+    assert rig.loud_between(stop_ended + 0.5, asked) < 0.2
+    assert asked - started < 10, "the rest of the introduction was not spoken"
+    answer(rig, app, "no", "All right, we carry on.")
+    app.wait_for("bladder", after=asked)
+
+
+def test_the_session_survives_the_sound_server_restarting(rig, app):
+    app.wait_for("Say hey relief to begin")
+    answer(rig, app, "hey relief start", "First, a few safety questions")
+    app.wait_until_done_talking(rig)
+    asked = app.said()[-1]
+    rig.restart(down_seconds=1.0)
+    app.wait_for("The microphone is back", timeout=40)
+    answer(rig, app, "no", "?")
+    said = app.said()
+    assert said[-1] != asked and said[-1].endswith("?")
+    assert app.process.poll() is None
