@@ -1,5 +1,8 @@
 """`voicerelief run` end to end on real audio: a PulseAudio virtual microphone and speaker."""
 
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -107,3 +110,32 @@ def test_the_session_survives_the_sound_server_restarting(rig, app):
     said = app.said()
     assert said[-1] != asked and said[-1].endswith("?")
     assert app.process.poll() is None
+
+
+def test_devices_lists_and_marks_the_chosen_ones(rig):
+    result = subprocess.run([sys.executable, "-m", "voicerelief", "devices", "--input-device", "pulse"],
+                            env=rig.env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    marked = [line for line in result.stdout.splitlines() if line.startswith("*")]
+    assert any("pulse" in line and "chosen input" in line for line in marked)
+    assert all("Hz" in line for line in result.stdout.splitlines())
+
+
+def test_doctor_checks_every_part(rig, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "voicerelief", "doctor", "--input-device", "pulse",
+                             "--output-device", "pulse", "--data-dir", str(tmp_path / "d")],
+                            env=rig.env, capture_output=True, text=True, timeout=120)
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "OK  model", "OK  text-to-speech", "OK  microphone", "OK  speaker", "OK  data folder"]
+    assert "dBFS" in lines[2]
+    assert result.returncode == 0
+
+
+def test_doctor_says_what_to_fix_without_a_sound_server(tmp_path):
+    env = {**os.environ, "PULSE_SERVER": "unix:/nonexistent/pulse"}
+    result = subprocess.run([sys.executable, "-m", "voicerelief", "doctor", "--data-dir", str(tmp_path / "d")],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert any(line.startswith("FIX microphone:") and "voicerelief run --text" in line
+               for line in result.stdout.splitlines())

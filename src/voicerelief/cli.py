@@ -23,8 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="guide a relief session by voice")
     run.add_argument("--text", action="store_true", help="type commands instead of speaking them")
     run.add_argument("--quiet", action="store_true", help="with --text: print answers, do not speak them")
-    run.add_argument("--input-device", metavar="NAME", help="microphone whose name contains NAME")
-    run.add_argument("--output-device", metavar="NAME", help="speaker whose name contains NAME")
+    _add_device_options(run)
     run.add_argument("--speed", type=_positive_number, default=1.0, metavar="N",
                      help="run the clock N times faster (for demonstrations and tests)")
     _add_session_options(run)
@@ -41,6 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
     recognize.add_argument("--json", action="store_true", help="one JSON object per line")
     recognize.add_argument("files", nargs="+", type=Path, metavar="FILE.wav")
     _add_model_option(recognize)
+
+    devices = commands.add_parser("devices", help="list microphones and speakers")
+    _add_device_options(devices)
+
+    doctor = commands.add_parser("doctor", help="check every part and say what to fix")
+    _add_device_options(doctor)
+    doctor.add_argument("--data-dir", type=Path, metavar="DIR", help="where the session history is kept")
+    _add_model_option(doctor)
 
     model = commands.add_parser("model", help="fetch or check the speech model")
     model_commands = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
@@ -63,6 +70,11 @@ def _positive_number(text: str) -> float:
     return value
 
 
+def _add_device_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input-device", metavar="NAME", help="microphone whose name contains NAME")
+    parser.add_argument("--output-device", metavar="NAME", help="speaker whose name contains NAME")
+
+
 def _add_session_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, metavar="DIR", help="where the session history is kept")
     parser.add_argument("--routine", type=Path, metavar="FILE", help="your own stretch routine (TOML)")
@@ -83,6 +95,13 @@ def main(argv: list[str] | None = None) -> int:
             return _recognize(args)
         if args.command == "model":
             return _model(args)
+        if args.command == "devices":
+            from voicerelief.devices import describe_devices
+
+            print("\n".join(describe_devices(args.input_device, args.output_device)) or "No sound devices were found.")
+            return 0
+        if args.command == "doctor":
+            return _doctor(args)
         return _session(args)
     except VoiceReliefError as error:
         print(f"voicerelief: {error}", file=sys.stderr)
@@ -146,6 +165,16 @@ def _model(args: argparse.Namespace) -> int:
     load_model(path, table)
     print(f"The model at {path} is complete, supports grammar mode and knows all {len(table.words())} grammar words.")
     return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from voicerelief.doctor import examine
+    from voicerelief.store import default_data_dir
+
+    findings = examine(args.model, args.input_device, args.output_device, args.data_dir or default_data_dir())
+    for finding in findings:
+        print(finding.line())
+    return 0 if all(f.ok for f in findings) else 1
 
 
 def _stop_on_terminate(signum: int, frame: object) -> None:

@@ -1,0 +1,99 @@
+"""`voicerelief doctor`: one line per part, saying it works or what to fix."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from voicerelief.errors import VoiceReliefError
+
+
+@dataclass(frozen=True)
+class Finding:
+    part: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"{'OK ' if self.ok else 'FIX'} {self.part}: {self.detail}"
+
+
+def check_model(model: Path | None) -> str:
+    from voicerelief.commands import load_phrase_table
+    from voicerelief.models import find_model
+    from voicerelief.recognizer import load_model
+
+    path = find_model(model)
+    table = load_phrase_table()
+    load_model(path, table)
+    return f"{path}, grammar mode, all {len(table.words())} words known"
+
+
+def check_speech() -> str:
+    from voicerelief.speak import PromptRenderer, Voice, read_rendered
+
+    with tempfile.TemporaryDirectory() as folder:
+        renderer = PromptRenderer(Path(folder), Voice())
+        try:
+            samples, rate = read_rendered(renderer.render("Testing."), 1.0)
+        finally:
+            renderer.close()
+    if len(samples) == 0:
+        raise VoiceReliefError("espeak-ng produced no sound; reinstall it with `sudo apt-get install espeak-ng`.")
+    return f"pyttsx3 with espeak-ng renders speech ({len(samples) / rate:.1f} s for a test word)"
+
+
+def check_input(name: str | None) -> str:
+    from voicerelief.devices import default_rate, find_device, portaudio
+
+    sounddevice = portaudio()
+    device = find_device(name, "input")
+    rate = default_rate(device)
+    recording = sounddevice.rec(int(rate), samplerate=rate, channels=1, dtype="float32", device=device, blocking=True)
+    peak = float(np.abs(recording).max()) if len(recording) else 0.0
+    level = 20 * np.log10(max(peak, 1e-6))
+    hint = "; that is silent, check the microphone is not muted" if level < -60 else ""
+    return f"{sounddevice.query_devices(device)['name']} at {rate} Hz, one second peaked at {level:.0f} dBFS{hint}"
+
+
+def check_output(name: str | None) -> str:
+    from voicerelief.devices import find_device, portaudio
+
+    sounddevice = portaudio()
+    device = find_device(name, "output")
+    sounddevice.check_output_settings(device=device, channels=1, dtype="float32", samplerate=22050)
+    return f"{sounddevice.query_devices(device)['name']} accepts speech"
+
+
+def check_data(data_dir: Path) -> str:
+    from voicerelief.store import Store
+
+    store = Store(data_dir)
+    try:
+        events = len(store.events())
+    finally:
+        store.close()
+    return f"{store.path} is readable and writable ({events} events saved)"
+
+
+def examine(model: Path | None, input_name: str | None, output_name: str | None, data_dir: Path) -> list[Finding]:
+    checks: list[tuple[str, Callable[[], str]]] = [
+        ("model", lambda: check_model(model)),
+        ("text-to-speech", check_speech),
+        ("microphone", lambda: check_input(input_name)),
+        ("speaker", lambda: check_output(output_name)),
+        ("data folder", lambda: check_data(data_dir)),
+    ]
+    findings = []
+    for part, check in checks:
+        try:
+            findings.append(Finding(part, True, check()))
+        except VoiceReliefError as error:
+            findings.append(Finding(part, False, str(error)))
+        except Exception as error:  # doctor reports every failure as a line, whatever raised it
+            findings.append(Finding(part, False, f"{type(error).__name__}: {error}"))
+    return findings
