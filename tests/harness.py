@@ -73,3 +73,16 @@ class Harness:
         assert self.state == "iceReady"
         self.say("ready")
         assert self.state == "iceOn"
+
+    def ice_round(self) -> None:
+        """A whole round from rest: 20 on, skin fine, 20 off, 20 on, skin fine."""
+        self.ice_on()
+        self.wait(minutes=20)
+        self.say("done")
+        self.say("no")
+        self.wait(minutes=20)
+        self.say("ready")
+        self.wait(minutes=20)
+        self.say("ice off")
+        self.say("no")
+        assert self.state == "stretchOffer"

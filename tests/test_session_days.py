@@ -5,19 +5,6 @@ from datetime import timedelta
 from harness import MONDAY_8AM, Harness
 
 
-def ice_round(run: Harness) -> None:
-    run.ice_on()
-    run.wait(minutes=20)
-    run.say("done")
-    run.say("no")
-    run.wait(minutes=20)
-    run.say("ready")
-    run.wait(minutes=20)
-    run.say("ice off")
-    run.say("no")
-    assert run.state == "stretchOffer"
-
-
 def finish(run: Harness, pain: str) -> list[str]:
     run.say("no")
     run.say(pain)
@@ -37,7 +24,7 @@ def test_four_days_of_one_episode(tmp_path):
 
     # Day 0, 8:00: the spasm began this morning.
     run.first_session_to_rest(onset="this morning", pain="eight")
-    ice_round(run)
+    run.ice_round()
     assert finish(run, "six")[0] == "Your pain was 8, and now it is 6."
 
     # Day 0, 14:00: the program was restarted in the middle of the second session's ice.
@@ -66,7 +53,7 @@ def test_four_days_of_one_episode(tmp_path):
     for day in (1, 2):
         run.clock.set(MONDAY_8AM + timedelta(days=day, hours=1))
         later_session(run)
-        ice_round(run)
+        run.ice_round()
         finish(run, "four")
 
     # Day 3 at 9:00: 75 hours after a 6:00 onset, heat replaces ice.

@@ -218,15 +218,7 @@ def test_double_knee_only_after_a_comfortable_single_knee(run):
 
 def test_summary_and_next_round(run):
     run.first_session_to_rest(pain="eight")
-    run.ice_on()
-    run.wait(minutes=20)
-    run.say("done")
-    run.say("no")
-    run.wait(minutes=20)
-    run.say("ready")
-    run.wait(minutes=20)
-    run.say("done")
-    run.say("no")
+    run.ice_round()
     run.say("no")
     run.say("five")
     spoken = run.say("yes")
