@@ -49,6 +49,23 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--data-dir", type=Path, metavar="DIR", help="where the session history is kept")
     _add_model_option(doctor)
 
+    history = commands.add_parser("history", help="list episodes and sessions")
+    history.add_argument("--json", action="store_true", help="the same as JSON")
+    report = commands.add_parser("report", help="write a one-page HTML report of an episode")
+    report.add_argument("--out", type=Path, required=True, metavar="FILE.html")
+    report.add_argument("--episode", type=int, metavar="N", help="which episode (default: the latest)")
+    export = commands.add_parser("export", help="write everything saved as JSON")
+    export.add_argument("--out", type=Path, metavar="FILE", help="default: standard output")
+    import_ = commands.add_parser("import", help="read back an export into an empty data folder")
+    import_.add_argument("file", type=Path, metavar="FILE")
+    forget = commands.add_parser("forget", help="delete an episode, or everything, after confirmation")
+    which = forget.add_mutually_exclusive_group(required=True)
+    which.add_argument("--episode", type=int, metavar="N")
+    which.add_argument("--all", action="store_true")
+    forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    for data_command in (history, report, export, import_, forget):
+        data_command.add_argument("--data-dir", type=Path, metavar="DIR", help="where the session history is kept")
+
     model = commands.add_parser("model", help="fetch or check the speech model")
     model_commands = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
     fetch = model_commands.add_parser("fetch", help="download and install the model (the only use of the network)")
@@ -102,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "doctor":
             return _doctor(args)
+        if args.command in ("history", "report", "export", "import", "forget"):
+            return _data(args)
         return _session(args)
     except VoiceReliefError as error:
         print(f"voicerelief: {error}", file=sys.stderr)
@@ -164,6 +183,54 @@ def _model(args: argparse.Namespace) -> int:
     table = load_phrase_table()
     load_model(path, table)
     print(f"The model at {path} is complete, supports grammar mode and knows all {len(table.words())} grammar words.")
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from voicerelief import history
+    from voicerelief.store import Store, default_data_dir
+
+    store = Store(args.data_dir or default_data_dir())
+    try:
+        if args.command == "history":
+            found = history.episodes(store)
+            print(json.dumps(history.as_json(found), indent=2) if args.json else history.table(found))
+        elif args.command == "report":
+            from voicerelief.report import write_report
+
+            found = {e.number: e for e in history.episodes(store)}
+            if not found:
+                raise VoiceReliefError("No episode is saved yet, so there is nothing to report.")
+            number = args.episode if args.episode is not None else max(found)
+            if number not in found:
+                raise VoiceReliefError(f"There is no episode {number}; the episodes are {sorted(found)}.")
+            print(f"Report written to {write_report(found[number], args.out, datetime.now())}")
+        elif args.command == "export":
+            text = json.dumps(store.export(), indent=1)
+            if args.out:
+                args.out.write_text(text + "\n", encoding="utf-8")
+                os.chmod(args.out, 0o600)
+            else:
+                print(text)
+        elif args.command == "import":
+            try:
+                exported = json.loads(args.file.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as error:
+                raise VoiceReliefError(f"{args.file} cannot be read as an export ({error}).") from None
+            print(f"Imported {store.import_(exported)} events.")
+        else:
+            what = "everything saved" if args.all else f"episode {args.episode}"
+            if not args.yes:
+                print(f"This deletes {what} for good. Type yes to go on: ", end="", flush=True)
+                if sys.stdin.readline().strip().lower() != "yes":
+                    print("Nothing was deleted.")
+                    return 1
+            removed = store.forget(None if args.all else args.episode)
+            print(f"Deleted {removed} events of {what}.")
+    finally:
+        store.close()
     return 0
 
 

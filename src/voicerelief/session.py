@@ -104,16 +104,18 @@ PROMPT_KEYS = frozenset({
     "ice_not_today", "ice_off", "ice_on", "ice_one_minute", "ice_ready", "ice_remove", "ice_remove_again",
     "ice_remove_urgent", "ice_round_done", "ice_second", "ice_too_late", "idle", "late_deadline", "louder",
     "medication", "next_heat", "next_ice", "not_ended", "not_understood", "offer_help", "onset", "pain_after",
-    "pain_before", "pain_confirm", "paused", "quieter", "recheck", "redflag_intro", "reprompt", "rest",
-    "restored_heat", "restored_ice", "restored_ice_off", "resumed", "see_someone", "session_end",
-    "skin_check", "skin_stop", "slower", "still_paused", "stretch_begin", "stretch_count", "stretch_done",
-    "stretch_hold", "stretch_hurt", "stretch_hurt_again", "stretch_intro", "stretch_offer", "stretch_release",
-    "stretch_rep", "stretch_rest", "stretch_rules", "stretch_side", "stretch_skipped_double", "stretch_step",
-    "stretches_finished", "summary_pain", "summary_rounds", "time_left_heat", "time_left_ice",
-    "time_left_ice_off", "time_left_none", "urgent", "urgent_again", "welcome", "welcome_back",
+    "pain_before", "pain_confirm", "paused", "progress_none", "progress_pain", "progress_rounds", "quieter",
+    "recheck", "redflag_intro", "reprompt", "rest", "restored_heat", "restored_ice", "restored_ice_off",
+    "resumed", "see_someone", "session_end", "skin_check", "skin_stop", "slower", "still_paused",
+    "stretch_begin", "stretch_count", "stretch_done", "stretch_hold", "stretch_hurt", "stretch_hurt_again",
+    "stretch_intro", "stretch_offer", "stretch_release", "stretch_rep", "stretch_rest", "stretch_rules",
+    "stretch_side", "stretch_skipped_double", "stretch_step", "stretches_finished", "summary_pain",
+    "summary_rounds", "time_left_heat", "time_left_ice", "time_left_ice_off", "time_left_none", "urgent",
+    "urgent_again", "welcome", "welcome_back",
 })
-PROMPT_FIELDS = frozenset({"after", "answers", "before", "count", "elapsed", "heat", "ice", "late", "left",
-                           "minutes", "name", "rep", "reps", "score", "seconds", "side", "step", "time", "timer"})
+PROMPT_FIELDS = frozenset({"after", "answers", "before", "best", "count", "elapsed", "first", "heat", "heat_today",
+                           "ice", "ice_today", "late", "latest", "left", "minutes", "name", "rep", "reps", "score",
+                           "seconds", "side", "step", "time", "timer"})
 RED_FLAG_SECTION = "redflag_questions"
 
 
@@ -236,6 +238,7 @@ class Memory:
     see_someone_said: bool = False
     ice_rounds: list[str] = field(default_factory=list)
     heat_rounds: list[str] = field(default_factory=list)
+    pains: list[tuple[str, int]] = field(default_factory=list)
     pain_before: int | None = None
     pain_after: int | None = None
     pending_score: int | None = None
@@ -265,7 +268,9 @@ class Memory:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Memory:
         known = {name for name in cls.__dataclass_fields__}
-        return cls(**{key: value for key, value in data.items() if key in known})
+        memory = cls(**{key: value for key, value in data.items() if key in known})
+        memory.pains = [(moment, score) for moment, score in memory.pains]
+        return memory
 
 
 class Session:
@@ -377,6 +382,8 @@ class Session:
                 self._emit(Say(memory.last_prompt, "repeat"))
         elif intent == "time_left":
             self._say_time_left()
+        elif intent == "progress":
+            self._say_progress()
         elif intent in VOICE_STEPS:
             self._emit(VOICE_STEPS[intent])
             self._say(f"session.{intent}")
@@ -576,6 +583,7 @@ class Session:
     def summarize(self) -> None:
         memory = self.memory
         memory.pain_after = memory.pending_score
+        memory.pains.append((self.now.isoformat(), memory.pain_after))
         self._record("pain", {"score": memory.pain_after, "when": "after"})
         if memory.pain_before is not None:
             self._say("session.summary_pain", before=memory.pain_before, after=memory.pain_after)
@@ -613,7 +621,8 @@ class Session:
         memory = self.memory
         memory.episode += 1
         memory.onset, memory.urgent, memory.see_someone_said = "", False, False
-        memory.ice_rounds, memory.heat_rounds, memory.cold_stopped_on = [], [], ""
+        memory.ice_rounds, memory.heat_rounds, memory.cold_stopped_on, memory.pains = [], [], "", []
+        memory.uncomfortable, memory.hurts = [], 0
         memory.session_closed = False
         self._record("episode_start", {"episode": memory.episode})
         self._record("session_start", {"episode": memory.episode})
@@ -657,6 +666,7 @@ class Session:
     def on_enter_rest(self) -> None:
         memory = self.memory
         memory.pain_before = memory.pending_score
+        memory.pains.append((self.now.isoformat(), memory.pain_before))
         self._record("pain", {"score": memory.pain_before, "when": "before"})
         self._ask("session.rest")
 
@@ -810,6 +820,24 @@ class Session:
                 self._say(key, minutes=left // 60, seconds=left % 60)
                 return
         self._say("session.time_left_none")
+
+    def _say_progress(self) -> None:
+        memory = self.memory
+        scores = [score for _, score in memory.pains]
+        if not scores:
+            self._say("session.progress_none")
+        else:
+            self._say("session.progress_pain", first=scores[0], latest=scores[-1], best=min(scores))
+        today = self.now.date().isoformat()
+        self._say("session.progress_rounds",
+                  ice_today=sum(r.startswith(today) for r in memory.ice_rounds), ice=len(memory.ice_rounds),
+                  heat_today=sum(r.startswith(today) for r in memory.heat_rounds), heat=len(memory.heat_rounds))
+        if memory.ice_rounds or memory.heat_rounds:
+            self._say_next_due()
+        not_easing = not scores or scores[-1] >= scores[0] - 1
+        if self._hours_since_onset() >= 24 * self.timings.see_someone_days and not_easing:
+            memory.see_someone_said = True
+            self._say("session.see_someone")
 
     def _say_next_due(self) -> None:
         memory = self.memory

@@ -20,6 +20,7 @@ import platformdirs
 from voicerelief.errors import VoiceReliefError
 
 DATABASE_NAME = "voicerelief.sqlite3"
+EXPORT_FORMAT = 1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
@@ -75,6 +76,7 @@ class Store:
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             self._db = sqlite3.connect(self.path, timeout=2.0, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA secure_delete=ON")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
             self._db.execute("PRAGMA quick_check").fetchone()
@@ -132,6 +134,69 @@ class Store:
             parameters = kinds
         return [(datetime.fromisoformat(at), episode, kind, json.loads(data))
                 for at, episode, kind, data in self._db.execute(query + " ORDER BY id", parameters)]
+
+    def export(self) -> dict[str, Any]:
+        """Everything in the file, as plain data."""
+        return {
+            "format": EXPORT_FORMAT,
+            "events": [{"id": i, "at": at, "episode": episode, "kind": kind, "data": json.loads(data)}
+                       for i, at, episode, kind, data in
+                       self._db.execute("SELECT id, at, episode, kind, data FROM events ORDER BY id")],
+            "memory": self.load_memory(),
+            "timers": {name: due for name, due in self._db.execute("SELECT name, due FROM timers ORDER BY name")},
+            "settings": {name: json.loads(data) for name, data in
+                         self._db.execute("SELECT name, data FROM settings ORDER BY name")},
+        }
+
+    def import_(self, exported: dict[str, Any]) -> int:
+        """Load an export into this (empty) file; returns the number of events."""
+        if exported.get("format") != EXPORT_FORMAT:
+            raise StoreError(f"This is not a VoiceRelief export (format {EXPORT_FORMAT} expected).")
+        existing = self._db.execute("SELECT count(*) FROM events").fetchone()[0]
+        if existing:
+            raise StoreError(f"The data file {self.path} already holds {existing} events; "
+                             "import into an empty folder with --data-dir, or forget --all first.")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany("INSERT INTO events (id, at, episode, kind, data) VALUES (?, ?, ?, ?, ?)",
+                                 [(e["id"], e["at"], e["episode"], e["kind"], json.dumps(e["data"]))
+                                  for e in exported["events"]])
+            if exported.get("memory") is not None:
+                self._db.execute("INSERT OR REPLACE INTO memory (id, saved_at, data) VALUES (1, ?, ?)",
+                                 (exported["events"][-1]["at"] if exported["events"] else "", json.dumps(exported["memory"])))
+            self._db.executemany("INSERT OR REPLACE INTO timers (name, due) VALUES (?, ?)",
+                                 list(exported.get("timers", {}).items()))
+            self._db.executemany("INSERT OR REPLACE INTO settings (name, data) VALUES (?, ?)",
+                                 [(name, json.dumps(data)) for name, data in exported.get("settings", {}).items()])
+            self._db.execute("COMMIT")
+        except (KeyError, TypeError) as error:
+            self._db.execute("ROLLBACK")
+            raise StoreError(f"The export is incomplete ({error}); nothing was imported.") from None
+        except sqlite3.DatabaseError as error:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise StoreError(_explain(self.path, error)) from None
+        return len(exported["events"])
+
+    def episode_numbers(self) -> list[int]:
+        return [n for (n,) in self._db.execute("SELECT DISTINCT episode FROM events WHERE episode > 0 ORDER BY 1")]
+
+    def forget(self, episode: int | None) -> int:
+        """Delete one episode (or everything, for None), then compact the file so the rows are really gone."""
+        memory = self.load_memory() or {}
+        self._db.execute("BEGIN IMMEDIATE")
+        if episode is None:
+            removed = self._db.execute("DELETE FROM events").rowcount
+        else:
+            removed = self._db.execute("DELETE FROM events WHERE episode = ?", (episode,)).rowcount
+        if episode is None or memory.get("episode") == episode:
+            self._db.execute("DELETE FROM memory")
+            self._db.execute("DELETE FROM timers")
+        self._db.execute("COMMIT")
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._db.execute("VACUUM")
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return removed
 
     def close(self) -> None:
         self._db.close()
