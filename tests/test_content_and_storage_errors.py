@@ -1,6 +1,7 @@
 """Broken content files and unusable data files: one clear error, and nothing lost."""
 
 import os
+from contextlib import closing
 import sqlite3
 import subprocess
 import sys
@@ -129,7 +130,7 @@ def test_every_step_is_committed_before_it_is_spoken(tmp_path):
             original = self.runner.speak
 
             def speak(effect):
-                with sqlite3.connect(data / DATABASE_NAME) as reader:
+                with closing(sqlite3.connect(data / DATABASE_NAME)) as reader:
                     seen_on_disk.append(reader.execute("SELECT count(*) FROM events WHERE kind = 'pain'").fetchone()[0])
                 original(effect)
             self.runner.speak = speak

@@ -1,6 +1,7 @@
 """Progress, history, the report, export and forget, on a database filled by five days of sessions."""
 
 import json
+from contextlib import closing
 import sqlite3
 import subprocess
 import sys
@@ -135,7 +136,7 @@ def test_forget_really_deletes(tmp_path):
     result = subprocess.run([sys.executable, "-m", "voicerelief", "forget", "--episode", "1", "--data-dir",
                              str(tmp_path / "d")], input="yes\n", capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    with sqlite3.connect(database) as db:
+    with closing(sqlite3.connect(database)) as db:
         assert db.execute("SELECT count(*) FROM events WHERE episode = 1").fetchone()[0] == 0
         assert db.execute("SELECT count(*) FROM events WHERE episode = 2").fetchone()[0] > 0
         assert db.execute("PRAGMA freelist_count").fetchone()[0] == 0, "the file was vacuumed"
@@ -146,6 +147,6 @@ def test_forget_really_deletes(tmp_path):
     assert refused.returncode == 1 and database.read_bytes() == kept
     subprocess.run([sys.executable, "-m", "voicerelief", "forget", "--all", "--yes", "--data-dir",
                     str(tmp_path / "d")], check=True, capture_output=True, timeout=60)
-    with sqlite3.connect(database) as db:
+    with closing(sqlite3.connect(database)) as db:
         assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 0
         assert db.execute("SELECT count(*) FROM memory").fetchone()[0] == 0

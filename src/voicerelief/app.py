@@ -130,10 +130,11 @@ class VoiceOut:
             self.speaker.renderer.close()
 
 
-def run_text(content: Content, store: Store, speak_aloud: bool, output_device: str | None) -> int:
+def run_text(content: Content, store: Store, speak_aloud: bool, output_device: str | None,
+             clock: Clock | None = None) -> int:
     """Typed commands on standard input; the answers printed, and spoken unless quiet."""
     out = VoiceOut(speak_aloud, output_device, store=store)
-    runner = open_runner(content, store, SystemClock(), out.say, out.adjust)
+    runner = open_runner(content, store, clock or SystemClock(), out.say, out.adjust)
 
     def read_lines() -> None:
         for line in sys.stdin:
@@ -145,6 +146,8 @@ def run_text(content: Content, store: Store, speak_aloud: bool, output_device: s
         runner.start()
         threading.Thread(target=read_lines, name="typed-input", daemon=True).start()
         runner.serve()
+    except KeyboardInterrupt:
+        print(content.prompts.say("devices.stopped"), flush=True)
     finally:
         out.close()
     return 0
@@ -215,12 +218,12 @@ def run_demo(content: Content, store: Store, model_dir: Path, speed: float, spea
             _serve_until(runner, lambda s=state: runner.session.state == s)
             if after_minutes:
                 _serve_until(runner, lambda t=clock.now() + timedelta(minutes=after_minutes): clock.now() >= t)
-            heard, _ = recognizer.recognize(synthesize(line, voice="en-us", words_per_minute=150))
+            with clock.held():
+                heard, _ = recognizer.recognize(synthesize(line, voice="en-us", words_per_minute=150))
             meaning = heard.intent.name if heard.intent else "not understood"
             print(f"{stamp()}You:    {line}    (heard {heard.text!r}: {meaning})", flush=True)
             event = Said(heard.intent.name, heard.intent.value) if heard.intent else NotUnderstood(heard.text)
             runner.handle(event)
-            runner.fire_due_timers()
             if runner.finished:
                 break
     finally:
@@ -234,10 +237,10 @@ def _serve_until(runner: Runner, done: Callable[[], bool], limit_seconds: float 
     while not done():
         if time.monotonic() > deadline:
             raise RuntimeError(f"the demo waited too long in state {runner.session.state}")
+        if runner.fire_next_due():
+            continue
         upcoming = runner.next_due()
-        wait = 0.05 if upcoming is None else min(0.05, runner.clock.real_seconds_until(upcoming[1]))
-        time.sleep(wait)
-        runner.fire_due_timers()
+        time.sleep(0.05 if upcoming is None else min(0.05, runner.clock.real_seconds_until(upcoming[1])))
 
 
 def _demo_script(path: Path) -> list[tuple[str, str, float]]:

@@ -258,19 +258,16 @@ def _session(args: argparse.Namespace) -> int:
         find_device(args.input_device, "input")
     signal.signal(signal.SIGTERM, _stop_on_terminate)
     content = app.load_content(args.routine)
-    store = Store(args.data_dir or default_data_dir())
+    store = Store(args.data_dir or default_data_dir(), exclusive=True)
     try:
-        if args.command == "demo":
-            from voicerelief.models import find_model
-
-            return app.run_demo(content, store, find_model(args.model), args.speed, args.speak)
-        if args.text:
-            return app.run_text(content, store, speak_aloud=not args.quiet, output_device=args.output_device)
+        from voicerelief.clock import ScaledClock, SystemClock
         from voicerelief.models import find_model
 
-        from voicerelief.clock import ScaledClock, SystemClock
-
+        if args.command == "demo":
+            return app.run_demo(content, store, find_model(args.model), args.speed, args.speak)
         clock = SystemClock() if args.speed == 1.0 else ScaledClock(args.speed)
+        if args.text:
+            return app.run_text(content, store, not args.quiet, args.output_device, clock)
         return app.run_voice(content, store, find_model(args.model), args.input_device, args.output_device, clock)
     finally:
         store.close()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Iterator, Protocol
 
 
 class Clock(Protocol):
@@ -23,15 +24,27 @@ class SystemClock:
 
 
 class ScaledClock:
-    """Runs ``speed`` times faster than real time, from the real time it was made."""
+    """Runs ``speed`` times faster than real time, from the real time it was made; it can be held still."""
 
     def __init__(self, speed: float, start: datetime | None = None) -> None:
         self.speed = speed
         self._start = start or datetime.now().replace(microsecond=0)
         self._began = time.monotonic()
+        self._held_since: float | None = None
 
     def now(self) -> datetime:
-        return self._start + timedelta(seconds=(time.monotonic() - self._began) * self.speed)
+        running = (self._held_since or time.monotonic()) - self._began
+        return self._start + timedelta(seconds=running * self.speed)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Stop time while something outside the story happens (the demo computing a line)."""
+        self._held_since = time.monotonic()
+        try:
+            yield
+        finally:
+            self._began += time.monotonic() - self._held_since
+            self._held_since = None
 
     def real_seconds_until(self, moment: datetime) -> float:
         return max(0.0, (moment - self.now()).total_seconds() / self.speed)

@@ -63,11 +63,19 @@ class Runner:
         name = min(self.timers, key=lambda n: (self.timers[n], n))
         return name, self.timers[name]
 
+    def fire_next_due(self) -> bool:
+        """Fire the earliest timer if it is due; False when none is."""
+        upcoming = self.next_due()
+        if upcoming is None or upcoming[1] > self.clock.now():
+            return False
+        name, due = upcoming
+        del self.timers[name]
+        self.handle(TimerFired(name, due))
+        return True
+
     def fire_due_timers(self) -> None:
-        while (upcoming := self.next_due()) is not None and upcoming[1] <= self.clock.now():
-            name, due = upcoming
-            del self.timers[name]
-            self.handle(TimerFired(name, due))
+        while self.fire_next_due():
+            pass
 
     def advance_to(self, moment: datetime) -> None:
         """With a fake clock: let time pass, firing each timer at its own due time."""

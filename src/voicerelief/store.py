@@ -7,6 +7,7 @@ after a crash the saved state is the last step that was completed.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -20,6 +21,7 @@ import platformdirs
 from voicerelief.errors import VoiceReliefError
 
 DATABASE_NAME = "voicerelief.sqlite3"
+LOCK_NAME = "running.lock"
 EXPORT_FORMAT = 1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -67,10 +69,14 @@ def default_data_dir() -> Path:
 
 
 class Store:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, exclusive: bool = False) -> None:
+        """Open the data file; ``exclusive`` also makes sure no other assistant uses the folder."""
         self.path = data_dir / DATABASE_NAME
+        self._lock: int | None = None
         try:
             data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if exclusive:
+                self._lock = _lock_folder(data_dir)
             new_file = not self.path.exists()
             if new_file:
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
@@ -200,6 +206,21 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+
+def _lock_folder(data_dir: Path) -> int:
+    """Hold an exclusive lock on the folder for as long as this process runs (the kernel frees it on exit)."""
+    handle = os.open(data_dir / LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(handle)
+        raise StoreError(f"Another VoiceRelief is already running with the data folder {data_dir}; "
+                         "stop it first, or give this one another --data-dir.") from None
+    return handle
 
 
 def _explain(path: Path, error: sqlite3.DatabaseError) -> str:

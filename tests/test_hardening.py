@@ -1,0 +1,244 @@
+"""Nothing lost under crashes and bad input: kills, power cuts, fuzzing, full and read-only disks, no network."""
+
+import json
+from contextlib import closing
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness import Harness
+from voicerelief.commands import load_phrase_table
+from voicerelief.errors import ContentError
+from voicerelief.prompts import content_path
+from voicerelief.protocol import load_timings
+from voicerelief.routine import load_routine
+from voicerelief.session import Memory
+from voicerelief.store import DATABASE_NAME, Store, StoreError
+
+SCRIPT = ["start"] + ["no"] * 7 + ["yesterday", "seven", "yes", "ready", "ready", "how much time is left",
+                                   "ice off", "no", "time left", "pause", "resume", "six"]
+
+
+def voicerelief(*args: str, stdin: str = "", timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "voicerelief", *args], input=stdin, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def check_consistent(data: Path) -> Memory:
+    """The promises after any crash: intact file, memory equal to the last committed step, nothing lost."""
+    with closing(sqlite3.connect(data / DATABASE_NAME)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        rows = db.execute("SELECT at, kind, data FROM events ORDER BY id").fetchall()
+        saved = db.execute("SELECT data FROM memory").fetchone()
+        timers = {name for (name,) in db.execute("SELECT name FROM timers")}
+    if saved is None:
+        assert rows == []
+        return Memory()
+    memory = Memory.from_dict(json.loads(saved[0]))
+    transitions = [json.loads(data)["to"] for _, kind, data in rows if kind == "transition"]
+    if transitions:
+        assert memory.state == transitions[-1], "the restored state is the last committed one"
+    pains = [json.loads(data)["score"] for _, kind, data in rows if kind == "pain"]
+    assert [score for _, score in memory.pains] == pains, "no pain score lost"
+    if memory.state == "iceOn":
+        assert "ice_due" in timers, "no ice timer forgotten"
+    once = [(at, kind, data) for at, kind, data in rows if kind in ("pain", "ice_on", "ice_off", "episode_start")]
+    assert len(once) == len(set(once)), "no event duplicated"
+    return memory
+
+
+def test_fifty_kills_at_random_points_lose_nothing(tmp_path):
+    chance = random.Random(20261126)
+    data = tmp_path / "data"
+    survived = power_cuts = 0
+    for trial in range(50):
+        process = subprocess.Popen([sys.executable, "-m", "voicerelief", "run", "--text", "--quiet",
+                                    "--speed", "600", "--data-dir", str(data)],
+                                   stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                   text=True)
+        for line in SCRIPT[: chance.randint(1, len(SCRIPT))]:
+            process.stdin.write(line + "\n")
+        process.stdin.flush()
+        time.sleep(chance.uniform(0.3, 1.5))
+        if chance.random() < 0.3:
+            # A power cut: the process frozen wherever it is, even mid-write, and the files taken as they are.
+            process.send_signal(signal.SIGSTOP)
+            copy = tmp_path / f"power-cut-{trial}"
+            copy.mkdir()
+            for file in data.glob(DATABASE_NAME + "*"):
+                shutil.copy(file, copy / file.name)
+            check_consistent(copy)
+            power_cuts += 1
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        check_consistent(data)
+        survived += 1
+        # The next start must restore and go on without error.
+        again = voicerelief("run", "--text", "--quiet", "--data-dir", str(data), stdin="help\n")
+        assert again.returncode == 0, again.stderr
+        check_consistent(data)
+    assert survived == 50 and power_cuts >= 10
+
+
+def test_a_second_instance_refuses_to_start(tmp_path):
+    first = subprocess.Popen([sys.executable, "-m", "voicerelief", "run", "--text", "--quiet", "--data-dir",
+                              str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert "Hello" in first.stdout.readline()
+    second = voicerelief("run", "--text", "--quiet", "--data-dir", str(tmp_path), stdin="start\n")
+    assert second.returncode == 1
+    assert "Another VoiceRelief is already running" in second.stderr
+    first.stdin.close()
+    assert first.wait(timeout=30) == 0
+
+
+# Connecting, resolving a name or sending is refused. (A bind is not: importing vosk imports
+# urllib3, which binds a socket to ::1 once to learn whether IPv6 exists; nothing is sent.)
+NETWORK_GUARD = """
+import os, sys
+def refuse(event, args):
+    if event in ("socket.connect", "socket.getaddrinfo", "socket.sendto", "socket.sendmsg"):
+        os.write(2, b"NETWORK " + event.encode() + b"\\n")
+        os._exit(99)
+sys.addaudithook(refuse)
+from voicerelief.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("args, stdin", [
+    (["run", "--text", "--quiet", "--data-dir", "{tmp}/d"], "start\nno\nhelp\n"),
+    (["demo", "--speed", "2000", "--data-dir", "{tmp}/demo"], ""),
+    (["recognize", "--json", "{wav}"], ""),
+    (["report", "--data-dir", "{tmp}/demo", "--out", "{tmp}/r.html"], ""),
+])
+def test_no_socket_is_opened(tmp_path, args, stdin):
+    from voicerelief.synthesize import synthesize
+    import soundfile
+
+    wav = tmp_path / "yes.wav"
+    speech = synthesize("yes")
+    soundfile.write(wav, speech.samples, speech.rate)
+    if args[0] == "report":
+        subprocess.run([sys.executable, "-m", "voicerelief", "demo", "--speed", "2000", "--data-dir",
+                        str(tmp_path / "demo")], check=True, capture_output=True, timeout=300)
+    argv = [a.format(tmp=tmp_path, wav=wav) for a in args]
+    result = subprocess.run([sys.executable, "-c", NETWORK_GUARD, *argv], input=stdin, capture_output=True,
+                            text=True, timeout=300)
+    assert "NETWORK" not in result.stderr
+    assert result.returncode == 0, result.stderr[-500:]
+
+
+def test_the_network_guard_does_catch_a_connection(tmp_path):
+    result = subprocess.run([sys.executable, "-c", NETWORK_GUARD, "model", "fetch", "--dest", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 99 and "NETWORK socket" in result.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "--speed", "fast"], ["run", "--speed", "0"], ["demo", "--speed", "-1"], ["report"],
+    ["forget"], ["forget", "--episode", "one"], ["forget", "--episode", "1", "--all"], ["recognize"],
+    ["model"], ["model", "mend"], ["history", "--bogus"], ["bogus"],
+])
+def test_bad_usage_is_refused_with_exit_2(args):
+    result = voicerelief(*args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "--text", "--routine", "/nonexistent/routine.toml"],
+    ["run", "--text", "--data-dir", "/etc/passwd"],
+    ["recognize", "--model", "/nonexistent", "x.wav"],
+    ["model", "check", "--model", "/nonexistent/model"],
+    ["report", "--episode", "99", "--out", "/tmp/never.html"],
+    ["import", "/nonexistent/export.json"],
+    ["run", "--input-device", "no-such-microphone"],
+])
+def test_wrong_values_get_one_sentence(args, tmp_path):
+    if "--data-dir" not in args and args[0] in ("run", "report", "import"):
+        args = args + ["--data-dir", str(tmp_path / "d")]
+    result = voicerelief(*args, stdin="start\n")
+    assert result.returncode == 1, result.stdout
+    message = result.stderr.strip().splitlines()
+    assert message and message[-1].startswith("voicerelief: ") and "Traceback" not in result.stderr
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_the_phrase_matcher_never_fails(text):
+    table = load_phrase_table()
+    intent = table.match(text)
+    assert intent is None or " ".join(text.lower().split()) in table.phrases
+
+
+TOML_PIECES = st.sampled_from(["[[stretch]]", "[ice]", "[heat]", "[conversation]", "[intents]", "[numbers]",
+                               "[recognition]", "[decoys]", 'name = "x"', "hold_seconds = 5", "reps = 0",
+                               "on_minutes = 90", 'steps = ["a"]', "sides = []", 'sides = ["up"]', "words = [1]",
+                               "rest_seconds = -1", "= =", "yes = []", 'yes = ["yes"]', "confidence_floor = 2",
+                               'wake_phrase = "hey"', "zero = 0", "\x00", "[[", "reps = 1.5"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(TOML_PIECES, max_size=12))
+def test_the_content_loaders_fail_only_with_a_content_error(tmp_path_factory, pieces):
+    file = tmp_path_factory.mktemp("fuzz") / "content.toml"
+    file.write_text("\n".join(pieces))
+    for loader in (load_routine, load_timings, load_phrase_table):
+        try:
+            loader(file)
+        except ContentError as error:
+            assert str(file) in str(error)
+
+
+def test_a_read_only_data_folder_is_a_clear_error_and_keeps_the_data(tmp_path):
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
+    try:
+        first = voicerelief("run", "--text", "--quiet", "--data-dir", str(mount / "d"), stdin="start\nno\n")
+        assert first.returncode == 0
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        result = voicerelief("run", "--text", "--quiet", "--data-dir", str(mount / "d"), stdin="no\n")
+        assert result.returncode == 1
+        assert result.stderr.strip().count("\n") == 0 and "voicerelief:" in result.stderr
+        subprocess.run(["mount", "-o", "remount,rw", str(mount)], check=True)
+        assert check_consistent(mount / "d").state == "redFlags"
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_is_a_clear_error_and_keeps_the_data(tmp_path):
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)], check=True)
+    try:
+        run = Harness(mount / "d")
+        run.first_session_to_rest()
+        try:
+            with open(mount / "filler", "wb") as filler:
+                while True:
+                    filler.write(b"x" * 4096)
+                    filler.flush()
+        except OSError:
+            pass
+        with pytest.raises(StoreError, match="full"):
+            for _ in range(200):
+                run.say("help")
+                run.say("ready")
+                run.say("repeat")
+        (mount / "filler").unlink()
+        run.store.close()
+        again = Harness(mount / "d")
+        assert [score for _, score in again.memory.pains] == [7]
+        check_consistent(mount / "d")
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
