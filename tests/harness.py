@@ -74,10 +74,10 @@ class Harness:
         self.say("ready")
         assert self.state == "iceOn"
 
-    def ice_round(self) -> None:
-        """A whole round from rest: 20 on, skin fine, 20 off, 20 on, skin fine."""
+    def ice_round(self, minutes_late: int = 0) -> None:
+        """A whole round from rest: 20 on (removed ``minutes_late`` after the prompt), skin fine, 20 off, 20 on."""
         self.ice_on()
-        self.wait(minutes=20)
+        self.wait(minutes=20 + minutes_late)
         self.say("done")
         self.say("no")
         self.wait(minutes=20)

@@ -55,7 +55,7 @@ def test_it_answers_aloud_in_order_and_walks_a_short_flow(rig, app):
     assert not any("did not catch" in line for line in said)
 
 
-def test_without_the_wake_phrase_nothing_starts(rig, app):
+def test_without_the_wake_phrase_nothing_starts(rig, app, tmp_path):
     app.wait_for("Say hey relief to begin")
     app.wait_until_done_talking(rig)
     rig.speak("start")
@@ -63,6 +63,19 @@ def test_without_the_wake_phrase_nothing_starts(rig, app):
     assert not any("safety questions" in line for line in app.said())
     answer(rig, app, "hey relief", "Yes? Say start")
     answer(rig, app, "start", "First, a few safety questions")
+    assert not (tmp_path / "data" / "recordings").exists(), "no audio is kept unless asked"
+
+
+def test_record_audio_keeps_what_was_heard_privately(rig, tmp_path):
+    recording = RunningApp(rig, tmp_path / "data", "--record-audio")
+    try:
+        recording.wait_for("Say hey relief to begin")
+        answer(rig, recording, "hey relief start", "First, a few safety questions")
+    finally:
+        recording.stop()
+    kept = sorted((tmp_path / "data" / "recordings").glob("*.wav"))
+    assert [path.name.split("-", 3)[-1] for path in kept] == ["hey-relief-start.wav"]
+    assert kept[0].stat().st_mode & 0o777 == 0o600 and kept[0].stat().st_size > 10_000
 
 
 def test_it_does_not_react_to_its_own_voice(rig, app):

@@ -162,11 +162,18 @@ def test_bad_usage_is_refused_with_exit_2(args):
     ["report", "--episode", "99", "--out", "/tmp/never.html"],
     ["import", "/nonexistent/export.json"],
     ["run", "--input-device", "no-such-microphone"],
+    ["report", "--out", "/nonexistent/folder/report.html"],
+    ["export", "--out", "/nonexistent/folder/export.json"],
+    ["model", "fetch", "--dest", "/etc/hostname"],
 ])
 def test_wrong_values_get_one_sentence(args, tmp_path):
-    if "--data-dir" not in args and args[0] in ("run", "report", "import"):
+    if "--data-dir" not in args and args[0] in ("run", "report", "import", "export", "forget"):
         args = args + ["--data-dir", str(tmp_path / "d")]
-    result = voicerelief(*args, stdin="start\n")
+    if args[:2] == ["report", "--out"]:
+        subprocess.run([sys.executable, "-m", "voicerelief", "run", "--text", "--quiet", "--data-dir",
+                        str(tmp_path / "d")], input="start\n", text=True, check=True, capture_output=True,
+                       timeout=60)
+    result = voicerelief(*args, stdin="no\n")
     assert result.returncode == 1, result.stdout
     message = result.stderr.strip().splitlines()
     assert message and message[-1].startswith("voicerelief: ") and "Traceback" not in result.stderr
@@ -242,3 +249,14 @@ def test_a_full_disk_is_a_clear_error_and_keeps_the_data(tmp_path):
         check_consistent(mount / "d")
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_huge_wav_is_refused_and_the_others_go_on(tmp_path):
+    import numpy as np
+    import soundfile
+
+    huge = tmp_path / "huge.wav"
+    soundfile.write(huge, np.zeros(8000 * 601, np.int16), 8000, subtype="PCM_16")
+    result = voicerelief("recognize", "--json", str(huge))
+    assert result.returncode == 1
+    assert "more than the 600 s" in json.loads(result.stdout)["error"]

@@ -43,15 +43,7 @@ def five_days(run: Harness) -> None:
     for day, before, after in ((1, "six", "five"), (2, "five", "four")):
         run.clock.set(MONDAY_8AM + timedelta(days=day, hours=1))
         later_session(run, before)
-        run.ice_on()
-        run.wait(minutes=23)
-        run.say("done")
-        run.say("no")
-        run.wait(minutes=20)
-        run.say("ready")
-        run.wait(minutes=20)
-        run.say("done")
-        run.say("no")
+        run.ice_round(minutes_late=3)
         finish(run, after)
     for day, before, after in ((3, "four", "three"), (4, "three", "two")):
         run.clock.set(MONDAY_8AM + timedelta(days=day, hours=2))

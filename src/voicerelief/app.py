@@ -154,7 +154,7 @@ def run_text(content: Content, store: Store, speak_aloud: bool, output_device: s
 
 
 def run_voice(content: Content, store: Store, model_dir: Path, input_device: str | None,
-              output_device: str | None, clock: Clock | None = None) -> int:
+              output_device: str | None, clock: Clock | None = None, record_dir: Path | None = None) -> int:
     """The microphone in, speech out: the assistant as a person uses it."""
     from voicerelief.listener import Command, Listener, Notice
     from voicerelief.recognizer import load_model
@@ -174,7 +174,7 @@ def run_voice(content: Content, store: Store, model_dir: Path, input_device: str
     def session_active() -> bool:
         return runner.session.state not in ("idle", "urgent") or bool(runner.timers)
 
-    listener = Listener(model, content.table, input_device, post, session_active, out.interrupt)
+    listener = Listener(model, content.table, input_device, post, session_active, out.interrupt, record_dir)
     listener.open()
     out.muting = (listener.start_speaking, listener.done_speaking)
     thread = threading.Thread(target=listener.run, name="microphone", daemon=True)

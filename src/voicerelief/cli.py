@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--text", action="store_true", help="type commands instead of speaking them")
     run.add_argument("--quiet", action="store_true", help="with --text: print answers, do not speak them")
     _add_device_options(run)
+    run.add_argument("--record-audio", action="store_true",
+                     help="keep a WAV of each utterance heard, in the data folder's recordings/ (off by default)")
     run.add_argument("--speed", type=_positive_number, default=1.0, metavar="N",
                      help="run the clock N times faster (for demonstrations and tests)")
     _add_session_options(run)
@@ -124,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         return _session(args)
     except VoiceReliefError as error:
         print(f"voicerelief: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"voicerelief: {error.strerror or error}{where}; check the path and its permissions.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -268,6 +274,9 @@ def _session(args: argparse.Namespace) -> int:
         clock = SystemClock() if args.speed == 1.0 else ScaledClock(args.speed)
         if args.text:
             return app.run_text(content, store, not args.quiet, args.output_device, clock)
-        return app.run_voice(content, store, find_model(args.model), args.input_device, args.output_device, clock)
+        data_dir = args.data_dir or default_data_dir()
+        recordings = data_dir / "recordings" if args.record_audio else None
+        return app.run_voice(content, store, find_model(args.model), args.input_device, args.output_device, clock,
+                             recordings)
     finally:
         store.close()

@@ -15,7 +15,9 @@ import logging
 import re
 import threading
 import time
+import wave
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import vosk
@@ -34,6 +36,8 @@ MAX_MUTE_SECONDS = 90.0
 BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0, 5.0)
 WAKE_WINDOW_SECONDS = 10.0
 BARGE_IN_CONFIDENCE = 0.95
+# With --record-audio, at most the last 10 s of an utterance are kept.
+RECORD_BLOCKS = 100
 
 
 @dataclass(frozen=True)
@@ -79,8 +83,9 @@ class WakeGate:
 class Listener:
     def __init__(self, model: vosk.Model, table: PhraseTable, device_name: str | None,
                  post: Callable[[Command | Notice], None], session_active: Callable[[], bool],
-                 on_barge_in: Callable[[], None]) -> None:
+                 on_barge_in: Callable[[], None], record_dir: Path | None = None) -> None:
         self.model = model
+        self.record_dir = record_dir
         self.table = table
         self.device_name = device_name
         self.post = post
@@ -133,6 +138,19 @@ class Listener:
         self.stopped.set()
         self._close()
 
+    def _record(self, blocks: list[bytes], rate: int, heard: Heard) -> None:
+        """Keep what was heard, only when the person asked for it with --record-audio."""
+        assert self.record_dir is not None
+        self.record_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        label = re.sub(r"[^a-z]+", "-", heard.text)
+        path = self.record_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{int(time.monotonic() * 1000) % 1000:03d}-{label}.wav"
+        with wave.open(str(path), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(rate)
+            out.writeframes(b"".join(blocks))
+        path.chmod(0o600)
+
     def _close(self) -> None:
         if self.microphone is not None:
             self.overflows += self.microphone.overflows
@@ -146,6 +164,7 @@ class Listener:
         commands = CommandRecognizer(self.model, self.table, microphone.rate)
         barge = BargeIn(self.model, self.table, microphone.rate)
         was_speaking = False
+        utterance: list[bytes] = []
         for block in microphone.blocks():
             if self.stopped.is_set():
                 return
@@ -165,7 +184,15 @@ class Listener:
             if was_speaking:
                 commands.reset()
                 was_speaking = False
+                utterance.clear()
+            if self.record_dir is not None:
+                utterance.append(block)
+                del utterance[:-RECORD_BLOCKS]
             heard = commands.accept(block)
+            if heard is not None and self.record_dir is not None:
+                if heard.text:
+                    self._record(utterance, microphone.rate, heard)
+                utterance.clear()
             if heard is not None and heard.text:
                 log.debug("heard %r (confidence %.2f): %s", heard.text, heard.confidence,
                           heard.intent.name if heard.intent else "no phrase")
