@@ -71,9 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     model = commands.add_parser("model", help="fetch or check the speech model")
     model_commands = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
     fetch = model_commands.add_parser("fetch", help="download and install the model (the only use of the network)")
-    fetch.add_argument("--from", dest="given", type=Path, metavar="PATH", help="a model folder, zip or aar to use first")
+    fetch.add_argument("--from", dest="given", type=Path, metavar="PATH",
+                       help="a model folder, zip or aar to use first")
     fetch.add_argument("--force", action="store_true", help="install again even if a model is present")
-    fetch.add_argument("--dest", type=Path, metavar="DIR", help="where to install (default: models/ or the data folder)")
+    fetch.add_argument("--dest", type=Path, metavar="DIR",
+                       help="where to install (default: models/ or the data folder)")
     check = model_commands.add_parser("check", help="verify the installed model file by file")
     _add_model_option(check)
     return parser

@@ -143,7 +143,8 @@ class Listener:
         assert self.record_dir is not None
         self.record_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         label = re.sub(r"[^a-z]+", "-", heard.text)
-        path = self.record_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{int(time.monotonic() * 1000) % 1000:03d}-{label}.wav"
+        stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{int(time.monotonic() * 1000) % 1000:03d}"
+        path = self.record_dir / f"{stamp}-{label}.wav"
         with wave.open(str(path), "wb") as out:
             out.setnchannels(1)
             out.setsampwidth(2)
@@ -222,7 +223,8 @@ class BargeIn:
 
     def expect_echo_of(self, prompt_words: frozenset[str]) -> None:
         self.prompt_words = prompt_words
-        echo = [w for w in sorted(prompt_words) if w not in BARGE_IN_INTENTS and self.model.vosk_model_find_word(w) != -1]
+        echo = [word for word in sorted(prompt_words)
+                if word not in BARGE_IN_INTENTS and self.model.vosk_model_find_word(word) != -1]
         grammar = sorted(set(BARGE_IN_INTENTS) | set(echo) | set(self.table.decoys)) + [UNKNOWN_WORD]
         self._recognizer = vosk.KaldiRecognizer(self.model, self.rate, json.dumps(grammar))
         self._recognizer.SetWords(True)

@@ -28,7 +28,8 @@ class Microphone:
             )
             self._stream.start()
         except sounddevice.PortAudioError as error:
-            raise AudioDeviceError(f"The microphone could not be opened ({error}); check `voicerelief devices`.") from None
+            raise AudioDeviceError(
+                f"The microphone could not be opened ({error}); check `voicerelief devices`.") from None
 
     def _on_block(self, data, frames, time_info, status) -> None:
         if status.input_overflow:

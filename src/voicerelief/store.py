@@ -168,8 +168,9 @@ class Store:
                                  [(e["id"], e["at"], e["episode"], e["kind"], json.dumps(e["data"]))
                                   for e in exported["events"]])
             if exported.get("memory") is not None:
+                saved_at = exported["events"][-1]["at"] if exported["events"] else ""
                 self._db.execute("INSERT OR REPLACE INTO memory (id, saved_at, data) VALUES (1, ?, ?)",
-                                 (exported["events"][-1]["at"] if exported["events"] else "", json.dumps(exported["memory"])))
+                                 (saved_at, json.dumps(exported["memory"])))
             self._db.executemany("INSERT OR REPLACE INTO timers (name, due) VALUES (?, ?)",
                                  list(exported.get("timers", {}).items()))
             self._db.executemany("INSERT OR REPLACE INTO settings (name, data) VALUES (?, ?)",
