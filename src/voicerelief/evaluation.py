@@ -110,7 +110,3 @@ class Score:
     @property
     def rate(self) -> float:
         return self.correct / self.total if self.total else 0.0
-
-
-def is_correct(sample: Sample, heard: Intent | None) -> bool:
-    return heard == sample.expected

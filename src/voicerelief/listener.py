@@ -45,7 +45,6 @@ class Command:
     """What the listener passes on: the words heard and their intent (None if not understood)."""
 
     heard: Heard
-    barge_in: bool = False
 
 
 @dataclass(frozen=True)
@@ -180,7 +179,7 @@ class Listener:
                 if intent is not None:
                     log.debug("barge-in: %r", intent)
                     self.on_barge_in()
-                    self.post(Command(Heard(intent, self.table.match(intent), 1.0), barge_in=True))
+                    self.post(Command(Heard(intent, self.table.match(intent), 1.0)))
                 continue
             if was_speaking:
                 commands.reset()

@@ -44,11 +44,6 @@ class Microphone:
             except queue.Empty:
                 raise AudioDeviceError("The microphone stopped sending sound; check that it is plugged in.") from None
 
-    def drain(self) -> None:
-        """Drop everything captured so far (for example while the assistant was speaking)."""
-        while not self._blocks.empty():
-            self._blocks.get_nowait()
-
     def close(self) -> None:
         self._stream.stop()
         self._stream.close()

@@ -185,9 +185,6 @@ class Store:
             raise StoreError(_explain(self.path, error)) from None
         return len(exported["events"])
 
-    def episode_numbers(self) -> list[int]:
-        return [n for (n,) in self._db.execute("SELECT DISTINCT episode FROM events WHERE episode > 0 ORDER BY 1")]
-
     def forget(self, episode: int | None) -> int:
         """Delete one episode (or everything, for None), then compact the file so the rows are really gone."""
         memory = self.load_memory() or {}
