@@ -5,7 +5,6 @@ from contextlib import closing
 import sqlite3
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 

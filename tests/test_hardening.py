@@ -19,11 +19,10 @@ from hypothesis import strategies as st
 from harness import Harness
 from voicerelief.commands import load_phrase_table
 from voicerelief.errors import ContentError
-from voicerelief.prompts import content_path
 from voicerelief.protocol import load_timings
 from voicerelief.routine import load_routine
 from voicerelief.session import Memory
-from voicerelief.store import DATABASE_NAME, Store, StoreError
+from voicerelief.store import DATABASE_NAME, StoreError
 
 SCRIPT = ["start"] + ["no"] * 7 + ["yesterday", "seven", "yes", "ready", "ready", "how much time is left",
                                    "ice off", "no", "time left", "pause", "resume", "six"]
