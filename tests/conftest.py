@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,9 @@ def shared_data() -> Path:
     if not (path / "speech-commands-dev").is_dir():
         pytest.skip(f"the development recordings are not here ({path}); they exist in CI and on our machines")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_user_settings(tmp_path_factory):
+    """The tests, and every process they start, see no settings file but their own."""
+    os.environ["VOICERELIEF_CONFIG"] = str(tmp_path_factory.mktemp("settings") / "config.toml")

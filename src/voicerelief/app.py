@@ -15,6 +15,7 @@ import platformdirs
 
 from voicerelief.clock import Clock, ScaledClock, SystemClock
 from voicerelief.commands import PhraseTable, load_phrase_table
+from voicerelief.config import Config
 from voicerelief.errors import ContentError
 from voicerelief.prompts import Prompts, content_path, load_prompts, read_toml
 from voicerelief.protocol import Timings, load_timings
@@ -41,14 +42,17 @@ class Content:
     table: PhraseTable
 
 
-def load_content(routine_path: Path | None = None) -> Content:
+def load_content(routine_path: Path | None = None, wake_phrase: str | None = None) -> Content:
     """Every content file, validated; any problem stops the start with one error."""
     required = {f"session.{key}": PROMPT_FIELDS for key in PROMPT_KEYS}
-    required.update({f"devices.{key}": set() for key in DEVICE_PROMPTS})
+    required.update({f"devices.{key}": {"wake"} for key in DEVICE_PROMPTS})
     prompts = load_prompts(required=required)
     if not any(key.startswith(RED_FLAG_SECTION + ".") for key in prompts.texts):
         raise ContentError(prompts.source, RED_FLAG_SECTION, "at least one red-flag question is needed")
-    return Content(prompts, load_timings(), load_routine(routine_path), load_phrase_table())
+    table = load_phrase_table()
+    if wake_phrase and wake_phrase != table.wake_phrase:
+        table = table.with_wake_phrase(wake_phrase)
+    return Content(prompts, load_timings(), load_routine(routine_path), table)
 
 
 def open_runner(content: Content, store: Store, clock: Clock, speak: Callable[[Say], None],
@@ -74,7 +78,7 @@ class VoiceOut:
     """
 
     def __init__(self, speak_aloud: bool, output_device: str | None = None, store: Store | None = None,
-                 stamp: Callable[[], str] = lambda: "") -> None:
+                 stamp: Callable[[], str] = lambda: "", defaults: Config | None = None) -> None:
         self.stamp = stamp
         self.store = store
         self.speaker = None
@@ -83,9 +87,10 @@ class VoiceOut:
         if speak_aloud:
             from voicerelief.speak import PromptRenderer, Speaker, Voice
 
+            defaults = defaults or Config()
             saved = (store.load_setting("voice") if store else None) or {}
-            voice = Voice(words_per_minute=int(saved.get("words_per_minute", 150)),
-                          volume=float(saved.get("volume", 1.0)))
+            voice = Voice(words_per_minute=int(saved.get("words_per_minute", defaults.words_per_minute)),
+                          volume=float(saved.get("volume", defaults.volume)), voice_id=defaults.voice)
             cache = Path(platformdirs.user_cache_dir("voicerelief")) / "speech"
             self.speaker = Speaker(PromptRenderer(cache, voice), output_device)
 
@@ -154,19 +159,20 @@ def run_text(content: Content, store: Store, speak_aloud: bool, output_device: s
 
 
 def run_voice(content: Content, store: Store, model_dir: Path, input_device: str | None,
-              output_device: str | None, clock: Clock | None = None, record_dir: Path | None = None) -> int:
+              output_device: str | None, clock: Clock | None = None, record_dir: Path | None = None,
+              config: Config | None = None) -> int:
     """The microphone in, speech out: the assistant as a person uses it."""
     from voicerelief.listener import Command, Listener, Notice
     from voicerelief.recognizer import load_model
 
     model = load_model(model_dir, content.table)
-    out = VoiceOut(True, output_device, store=store)
+    out = VoiceOut(True, output_device, store=store, defaults=config)
     runner = open_runner(content, store, clock or SystemClock(), out.say, out.adjust)
     runner.on_event = out.listen_again
 
     def post(item: Command | Notice) -> None:
         if isinstance(item, Notice):
-            runner.post(Announcement(Say(content.prompts.say(item.key), item.key)))
+            runner.post(Announcement(Say(content.prompts.say(item.key, wake=content.table.wake_phrase), item.key)))
         else:
             heard = item.heard
             runner.post(Said(heard.intent.name, heard.intent.value) if heard.intent else NotUnderstood(heard.text))
@@ -180,7 +186,7 @@ def run_voice(content: Content, store: Store, model_dir: Path, input_device: str
     thread = threading.Thread(target=listener.run, name="microphone", daemon=True)
     try:
         if runner.session.state in ("boot", "idle"):
-            out.say(Say(content.prompts.say("devices.ready"), "devices.ready"))
+            out.say(Say(content.prompts.say("devices.ready", wake=content.table.wake_phrase), "devices.ready"))
         runner.start(greet=False)
         thread.start()
         runner.serve()

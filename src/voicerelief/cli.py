@@ -51,6 +51,20 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--data-dir", type=Path, metavar="DIR", help="where the session history is kept")
     _add_model_option(doctor)
 
+    config = commands.add_parser("config", help="show or change the settings file")
+    config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    config_commands.add_parser("show", help="print the settings")
+    config_set = config_commands.add_parser("set", help="change one setting")
+    config_set.add_argument("key")
+    config_set.add_argument("value")
+
+    service = commands.add_parser("service", help="start the assistant at boot (systemd user unit)")
+    service_commands = service.add_subparsers(dest="service_command", required=True, metavar="ACTION")
+    service_install = service_commands.add_parser("install", help="write, enable and start the unit")
+    service_install.add_argument("--dry-run", action="store_true", help="print the unit, install nothing")
+    service_commands.add_parser("uninstall", help="stop, disable and remove the unit")
+    service_commands.add_parser("status", help="show whether it runs")
+
     history = commands.add_parser("history", help="list episodes and sessions")
     history.add_argument("--json", action="store_true", help="the same as JSON")
     report = commands.add_parser("report", help="write a one-page HTML report of an episode")
@@ -107,11 +121,19 @@ def _add_model_option(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    settings = None
     logging.basicConfig(format="voicerelief: %(message)s" if not args.verbose else
                         "voicerelief %(relativeCreated)7.0f ms: %(message)s",
                         level=logging.DEBUG if args.verbose else logging.WARNING)
     logging.getLogger("transitions").setLevel(logging.WARNING)
     try:
+        if getattr(args, "input_device", "unset") is None or getattr(args, "output_device", "unset") is None:
+            from voicerelief.config import load_config
+
+            settings = load_config()
+            args.input_device = args.input_device or settings.input_device or None
+            args.output_device = args.output_device or settings.output_device or None
+        args.settings = settings
         if args.command == "recognize":
             return _recognize(args)
         if args.command == "model":
@@ -125,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
             return _doctor(args)
         if args.command in ("history", "report", "export", "import", "forget"):
             return _data(args)
+        if args.command == "config":
+            return _config(args)
+        if args.command == "service":
+            return _service(args)
         return _session(args)
     except VoiceReliefError as error:
         print(f"voicerelief: {error}", file=sys.stderr)
@@ -191,6 +217,30 @@ def _model(args: argparse.Namespace) -> int:
     table = load_phrase_table()
     load_model(path, table)
     print(f"The model at {path} is complete, supports grammar mode and knows all {len(table.words())} grammar words.")
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    from voicerelief import config
+
+    if args.config_command == "show":
+        print(f"# {config.config_path()}")
+        print(config.show(config.load_config()))
+    else:
+        config.set_value(args.key, args.value)
+        print(f"{args.key} is now {args.value} (in {config.config_path()}).")
+    return 0
+
+
+def _service(args: argparse.Namespace) -> int:
+    from voicerelief import service
+
+    if args.service_command == "install":
+        print(service.unit_text([]) if args.dry_run else service.install([]))
+    elif args.service_command == "uninstall":
+        print(service.uninstall())
+    else:
+        print(service.status())
     return 0
 
 
@@ -265,7 +315,7 @@ def _session(args: argparse.Namespace) -> int:
 
         find_device(args.input_device, "input")
     signal.signal(signal.SIGTERM, _stop_on_terminate)
-    content = app.load_content(args.routine)
+    content = app.load_content(args.routine, args.settings.wake_phrase if args.settings else None)
     store = Store(args.data_dir or default_data_dir(), exclusive=True)
     try:
         from voicerelief.clock import ScaledClock, SystemClock
@@ -279,6 +329,6 @@ def _session(args: argparse.Namespace) -> int:
         data_dir = args.data_dir or default_data_dir()
         recordings = data_dir / "recordings" if args.record_audio else None
         return app.run_voice(content, store, find_model(args.model), args.input_device, args.output_device, clock,
-                             recordings)
+                             recordings, args.settings)
     finally:
         store.close()

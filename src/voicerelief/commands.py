@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -50,6 +50,15 @@ class PhraseTable:
     def grammar(self) -> list[str]:
         """The vosk grammar: each phrase, each decoy, and the unknown-word token."""
         return sorted(self.phrases) + sorted(set(self.decoys) - set(self.phrases)) + [UNKNOWN_WORD]
+
+    def with_wake_phrase(self, phrase: str) -> PhraseTable:
+        """The same table, woken by another phrase."""
+        wake = normalize(phrase)
+        phrases = {text: intent for text, intent in self.phrases.items() if intent.name != "wake"}
+        if wake in phrases:
+            raise ContentError("config", "wake_phrase", f"'{wake}' already means {phrases[wake].name}")
+        phrases[wake] = Intent("wake")
+        return replace(self, phrases=phrases, wake_phrase=wake)
 
     def phrases_for(self, intent_name: str) -> list[str]:
         return [phrase for phrase, intent in self.phrases.items() if intent.name == intent_name]

@@ -1,0 +1,87 @@
+"""The settings file: device names, voice, rate, volume and wake phrase, for a machine set up once.
+
+It lives in the platform's config folder (`config.toml`). A command-line option
+wins over the file; the file wins over the built-in default.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import platformdirs
+
+from voicerelief.errors import ContentError, VoiceReliefError
+from voicerelief.prompts import read_toml
+
+CONFIG_NAME = "config.toml"
+
+
+@dataclass(frozen=True)
+class Config:
+    input_device: str = ""
+    output_device: str = ""
+    voice: str = ""
+    words_per_minute: int = 150
+    volume: float = 1.0
+    wake_phrase: str = "hey relief"
+
+
+LIMITS = {"words_per_minute": (90, 240), "volume": (0.2, 1.0)}
+
+
+def config_path() -> Path:
+    override = os.environ.get("VOICERELIEF_CONFIG")
+    return Path(override) if override else Path(platformdirs.user_config_dir("voicerelief")) / CONFIG_NAME
+
+
+def load_config(path: Path | None = None) -> Config:
+    path = path or config_path()
+    if not path.exists():
+        return Config()
+    data = read_toml(path)
+    values = {}
+    for key, value in data.items():
+        values[key] = _checked(key, value, str(path))
+    return Config(**values)
+
+
+def set_value(key: str, text: str, path: Path | None = None) -> Config:
+    """Change one setting and save the file; a bad key or value changes nothing."""
+    path = path or config_path()
+    current = asdict(load_config(path))
+    if key not in current:
+        raise VoiceReliefError(f"There is no setting {key!r}; the settings are {', '.join(current)}.")
+    kind = type(current[key])
+    try:
+        value = kind(text)
+    except ValueError:
+        raise VoiceReliefError(f"{key} needs a {kind.__name__}, not {text!r}.") from None
+    current[key] = _checked(key, value, str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = path.with_suffix(".toml.new")
+    staged.write_text("".join(f"{name} = {json.dumps(v)}\n" for name, v in current.items()), encoding="utf-8")
+    staged.replace(path)
+    return Config(**current)
+
+
+def show(config: Config) -> str:
+    return "\n".join(f"{name} = {json.dumps(value)}" for name, value in asdict(config).items())
+
+
+def _checked(key: str, value: object, file: str) -> object:
+    defaults = {f.name: f.default for f in fields(Config)}
+    if key not in defaults:
+        raise ContentError(file, key, "is not a setting this version knows")
+    expected = type(defaults[key])
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, expected) or isinstance(value, bool):
+        raise ContentError(file, key, f"must be a {expected.__name__}")
+    if key in LIMITS and not LIMITS[key][0] <= value <= LIMITS[key][1]:
+        raise ContentError(file, key, f"must be from {LIMITS[key][0]} to {LIMITS[key][1]}")
+    if key == "wake_phrase" and (not isinstance(value, str) or len(value.split()) < 2):
+        raise ContentError(file, key, "must be at least two words, so that everyday speech does not wake it")
+    return value

@@ -1,0 +1,85 @@
+"""Starting the assistant at boot: a systemd user unit (with lingering, so it runs without a login)."""
+
+from __future__ import annotations
+
+import getpass
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from voicerelief.errors import VoiceReliefError
+
+UNIT_NAME = "voicerelief.service"
+
+
+def unit_text(arguments: list[str]) -> str:
+    """The unit file: restarts on failure, starts after the sound server, logs to the journal."""
+    command = shlex.join([sys.executable, "-m", "voicerelief", "run", *arguments])
+    return f"""[Unit]
+Description=VoiceRelief, a hands-free back relief assistant
+After=pulseaudio.service pipewire-pulse.service sound.target
+Wants=sound.target
+
+[Service]
+Type=simple
+ExecStart={command}
+Restart=on-failure
+RestartSec=5
+StandardOutput=journal
+StandardError=journal
+
+[Install]
+WantedBy=default.target
+"""
+
+
+def unit_path() -> Path:
+    return Path.home() / ".config" / "systemd" / "user" / UNIT_NAME
+
+
+def install(arguments: list[str]) -> str:
+    _require_systemctl()
+    _systemctl("show-environment")
+    path = unit_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(unit_text(arguments), encoding="utf-8")
+    _systemctl("daemon-reload")
+    _systemctl("enable", "--now", UNIT_NAME)
+    subprocess.run(["loginctl", "enable-linger", getpass.getuser()], check=False, capture_output=True)
+    return f"Installed and started {path}; it will start at every boot."
+
+
+def uninstall() -> str:
+    _require_systemctl()
+    _systemctl("show-environment")
+    path = unit_path()
+    if path.exists():
+        _systemctl("disable", "--now", UNIT_NAME)
+        path.unlink()
+        _systemctl("daemon-reload")
+    return f"Removed {path}."
+
+
+def status() -> str:
+    _require_systemctl()
+    result = subprocess.run(["systemctl", "--user", "status", "--no-pager", UNIT_NAME],
+                            capture_output=True, text=True)
+    if "Failed to connect to bus" in result.stderr:
+        raise VoiceReliefError("There is no systemd user session here, so no service can run; "
+                               "log in on the machine, or enable lingering with `loginctl enable-linger`.")
+    return result.stdout.strip() or result.stderr.strip()
+
+
+def _require_systemctl() -> None:
+    if shutil.which("systemctl") is None:
+        raise VoiceReliefError("systemd is not available here; start `voicerelief run` another way.")
+
+
+def _systemctl(*arguments: str) -> None:
+    result = subprocess.run(["systemctl", "--user", *arguments], capture_output=True, text=True)
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or ["no reason given"])[-1].rstrip(".")
+        raise VoiceReliefError(f"systemctl --user {' '.join(arguments)} failed ({reason}); "
+                               "is a user session with systemd running? Try `loginctl enable-linger`.")
