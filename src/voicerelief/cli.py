@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
                         level=logging.DEBUG if args.verbose else logging.WARNING)
     logging.getLogger("transitions").setLevel(logging.WARNING)
     try:
-        if getattr(args, "input_device", "unset") is None or getattr(args, "output_device", "unset") is None:
+        if hasattr(args, "input_device"):
+            # Commands that use sound devices take what an option leaves unsaid from the settings file.
             from voicerelief.config import load_config
 
             settings = load_config()
