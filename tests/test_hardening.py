@@ -2,7 +2,7 @@
 
 import json
 import os
-from contextlib import closing
+from contextlib import closing, contextmanager
 import random
 import shutil
 import signal
@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -211,12 +212,20 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0 and not os.environ.get("CI"),
                                 reason="mounting a small tmpfs needs root (run as root, as CI does)")
 
 
+@contextmanager
+def small_disk(mount: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted at ``mount`` for the duration of the block."""
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
 @needs_root
 def test_a_read_only_data_folder_is_a_clear_error_and_keeps_the_data(tmp_path):
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
-    try:
+    with small_disk(tmp_path / "ro", "4m") as mount:
         first = voicerelief("run", "--text", "--quiet", "--data-dir", str(mount / "d"), stdin="start\nno\n")
         assert first.returncode == 0
         subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
@@ -225,16 +234,11 @@ def test_a_read_only_data_folder_is_a_clear_error_and_keeps_the_data(tmp_path):
         assert result.stderr.strip().count("\n") == 0 and "voicerelief:" in result.stderr
         subprocess.run(["mount", "-o", "remount,rw", str(mount)], check=True)
         assert check_consistent(mount / "d").state == "redFlags"
-    finally:
-        subprocess.run(["umount", str(mount)], check=False)
 
 
 @needs_root
 def test_a_full_disk_is_a_clear_error_and_keeps_the_data(tmp_path):
-    mount = tmp_path / "small"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)], check=True)
-    try:
+    with small_disk(tmp_path / "small", "512k") as mount:
         run = Harness(mount / "d")
         run.first_session_to_rest()
         try:
@@ -254,8 +258,6 @@ def test_a_full_disk_is_a_clear_error_and_keeps_the_data(tmp_path):
         again = Harness(mount / "d")
         assert [score for _, score in again.memory.pains] == [7]
         check_consistent(mount / "d")
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_a_huge_wav_is_refused_and_the_others_go_on(tmp_path):
