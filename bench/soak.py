@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from voicerelief.app import load_content, open_runner
+from voicerelief.app import heard_event, load_content, open_runner
 from voicerelief.audio_file import Speech
 from voicerelief.clock import ScaledClock
 from voicerelief.models import find_model
 from voicerelief.recognizer import CommandRecognizer, FileRecognizer, load_model
-from voicerelief.session import NotUnderstood, Said, TimerFired
+from voicerelief.session import TimerFired
 from voicerelief.synthesize import synthesize, with_noise
 
 FIRST_SESSION = [("idle", "start")] + [("redFlags", "no")] * 7 + [
@@ -93,8 +93,7 @@ def protocol_run(hours: float, speed: float) -> dict:
                         time.sleep(0.005)
                     with clock.held():
                         heard, _ = recognizer.recognize(synthesize(line))
-                    runner.post(Said(heard.intent.name, heard.intent.value) if heard.intent
-                                else NotUnderstood(heard.text))
+                    runner.post(heard_event(heard))
 
         def watch() -> None:
             while not stop.is_set():

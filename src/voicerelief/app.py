@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import platformdirs
 
@@ -24,6 +24,9 @@ from voicerelief.runner import Announcement, EndOfInput, Runner
 from voicerelief.session import (PROMPT_FIELDS, PROMPT_KEYS, RED_FLAG_SECTION, AdjustVoice, Memory, NotUnderstood,
                                  Said, Say, Session)
 from voicerelief.store import Store
+
+if TYPE_CHECKING:  # vosk loads only for the front ends that recognize speech
+    from voicerelief.recognizer import Heard
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,11 @@ def intent_event(table: PhraseTable, text: str) -> Said | NotUnderstood:
     if intent is None:
         return NotUnderstood(text.strip())
     return Said(intent.name, intent.value)
+
+
+def heard_event(heard: Heard) -> Said | NotUnderstood:
+    """What the recognizer heard, as the session's event."""
+    return Said(heard.intent.name, heard.intent.value) if heard.intent else NotUnderstood(heard.text)
 
 
 class VoiceOut:
@@ -175,7 +183,7 @@ def run_voice(content: Content, store: Store, model_dir: Path, input_device: str
             runner.post(Announcement(Say(content.prompts.say(item.key, wake=content.table.wake_phrase), item.key)))
         else:
             heard = item.heard
-            runner.post(Said(heard.intent.name, heard.intent.value) if heard.intent else NotUnderstood(heard.text))
+            runner.post(heard_event(heard))
 
     def session_active() -> bool:
         return runner.session.state not in ("idle", "urgent") or bool(runner.timers)
@@ -228,8 +236,7 @@ def run_demo(content: Content, store: Store, model_dir: Path, speed: float, spea
                 heard, _ = recognizer.recognize(synthesize(line, voice="en-us", words_per_minute=150))
             meaning = heard.intent.name if heard.intent else "not understood"
             print(f"{stamp()}You:    {line}    (heard {heard.text!r}: {meaning})", flush=True)
-            event = Said(heard.intent.name, heard.intent.value) if heard.intent else NotUnderstood(heard.text)
-            runner.handle(event)
+            runner.handle(heard_event(heard))
             if runner.finished:
                 break
     finally:
