@@ -561,20 +561,20 @@ class Session:
         self._move_to_next_stretch()
 
     def stop_stretch(self) -> None:
-        self._cancel_stretch_timers()
-        stretch = self._stretch()
-        self.memory.hurts += 1
-        self.memory.uncomfortable.append(stretch.name)
-        self._record("stretch", {"name": stretch.name, "outcome": "stopped"})
+        self._stop_current_stretch()
+        self.memory.uncomfortable.append(self._stretch().name)
         self._say("session.stretch_hurt", urgency=1)
         self._move_to_next_stretch()
 
     def stop_routine(self) -> None:
-        self._cancel_stretch_timers()
-        stretch = self._stretch()
-        self.memory.hurts += 1
-        self._record("stretch", {"name": stretch.name, "outcome": "stopped"})
+        self._stop_current_stretch()
         self._say("session.stretch_hurt" if self.memory.hurts == 1 else "session.stretch_hurt_again", urgency=1)
+
+    def _stop_current_stretch(self) -> None:
+        """Pain during a stretch: end it at once, count it, and record it."""
+        self._cancel_stretch_timers()
+        self.memory.hurts += 1
+        self._record("stretch", {"name": self._stretch().name, "outcome": "stopped"})
 
     def finish_routine(self) -> None:
         self._cancel_stretch_timers()
@@ -589,8 +589,7 @@ class Session:
             self._say("session.summary_pain", before=memory.pain_before, after=memory.pain_after)
         today = self.now.date().isoformat()
         self._say("session.summary_rounds",
-                  ice=sum(r.startswith(today) for r in memory.ice_rounds),
-                  heat=sum(r.startswith(today) for r in memory.heat_rounds))
+                  ice=_on_day(memory.ice_rounds, today), heat=_on_day(memory.heat_rounds, today))
         if (memory.pain_after or 0) >= 7:
             self._say("session.medication")
         self._say_next_due()
@@ -830,8 +829,8 @@ class Session:
             self._say("session.progress_pain", first=scores[0], latest=scores[-1], best=min(scores))
         today = self.now.date().isoformat()
         self._say("session.progress_rounds",
-                  ice_today=sum(r.startswith(today) for r in memory.ice_rounds), ice=len(memory.ice_rounds),
-                  heat_today=sum(r.startswith(today) for r in memory.heat_rounds), heat=len(memory.heat_rounds))
+                  ice_today=_on_day(memory.ice_rounds, today), ice=len(memory.ice_rounds),
+                  heat_today=_on_day(memory.heat_rounds, today), heat=len(memory.heat_rounds))
         if memory.ice_rounds or memory.heat_rounds:
             self._say_next_due()
         not_easing = not scores or scores[-1] >= scores[0] - 1
@@ -950,6 +949,11 @@ def _one_trigger_each(transitions: list[dict[str, Any]]) -> list[dict[str, Any]]
         for trigger in triggers if isinstance(triggers, list) else [triggers]:
             expanded.append({**transition, "trigger": trigger})
     return expanded
+
+
+def _on_day(moments: list[str], day: str) -> int:
+    """How many of the ISO moments fall on the ISO ``day``."""
+    return sum(moment.startswith(day) for moment in moments)
 
 
 def _time(text: str) -> datetime:
