@@ -3,8 +3,9 @@
 1. The real session, runner and SQLite store run the first three days and a heat
    session on day 4 under a clock 1000 times faster than real time. The person's
    answers are synthesized, recognized by the real model and posted as events,
-   while a second recognizer decodes silence without pause. Every timer's lateness
-   (in protocol time) is recorded; RSS and open file descriptors are sampled.
+   while a second recognizer decodes silence without pause. Everything runs in the
+   real event loop (`Runner.serve`); every timer's lateness (in protocol time) is
+   recorded, and RSS and open file descriptors are sampled.
 2. Two hours of audio (silence, room noise and a command every minute) go
    through one recognizer as fast as it can decode; RSS is sampled.
 
@@ -106,15 +107,14 @@ def protocol_run(hours: float, speed: float) -> dict:
         for thread in threads:
             thread.start()
         real_start = time.monotonic()
-        while (clock.now() - began).total_seconds() < hours * 3600:
-            upcoming = runner.next_due()
-            wait = 0.05 if upcoming is None else min(0.05, clock.real_seconds_until(upcoming[1]))
-            try:
-                event = runner.events.get(timeout=max(0.0, wait))
-                runner.handle(event)
-            except Exception:  # queue.Empty: nothing posted in this slice
-                pass
-            runner.fire_due_timers()
+
+        def end_after_the_protocol() -> None:
+            while (clock.now() - began).total_seconds() < hours * 3600:
+                time.sleep(0.05)
+            runner.finished = True
+
+        threading.Thread(target=end_after_the_protocol, daemon=True).start()
+        runner.serve(idle_wait=0.05)
         stop.set()
         real_seconds = time.monotonic() - real_start
         pains = [data["score"] for _, _, kind, data in store.events(["pain"]) if kind == "pain"]
