@@ -3,8 +3,9 @@
 Measures, beside a baseline from the same run:
 - latency from the end of the person's words to the first sound of the answer,
   for prompts already rendered (warm cache) and rendered on the spot (cold);
-- CPU, as a share of one core, while listening to silence for 60 s, against a
-  bare PortAudio capture of the same device that recognizes nothing;
+- CPU, as a share of one core, while listening to a quiet room (pink noise at
+  -50 dBFS) for 60 s: with the voice gate, without it (the same app with
+  `voice_gate = false`), and a bare PortAudio capture that recognizes nothing;
 - peak RSS of both; time from process start to ready, against loading the model alone.
 
 Run: .venv/bin/python bench/loop.py [--commands 30] [--idle-seconds 60]
@@ -87,13 +88,23 @@ def main() -> None:
             for index in range(args.commands):
                 warm.append(answer_latency(rig, app, "repeat" if index % 2 else "how much time is left"))
             app.wait_until_done_talking(rig)
+            room = rig.play_room_noise(3 * args.idle_seconds + 60)
             app_cpu, app_rss = idle_cpu(app.process.pid, args.idle_seconds)
             app.stop()
+
+            settings = work / "ungated.toml"
+            settings.write_text("voice_gate = false\n")
+            ungated = RunningApp(rig, work / "data", settings=settings)
+            ungated.wait_for("Relief: ", after=time.monotonic())
+            ungated.wait_until_done_talking(rig)
+            ungated_cpu, _ = idle_cpu(ungated.process.pid, args.idle_seconds)
+            ungated.stop()
 
             bare = subprocess.Popen([sys.executable, "-c", BARE_CAPTURE], env=rig.env, stdout=subprocess.PIPE, text=True)
             bare.stdout.readline()
             bare_cpu, bare_rss = idle_cpu(bare.pid, args.idle_seconds)
             bare.kill()
+            room.kill()
 
             model_only = subprocess.run(
                 [sys.executable, "-c", "import time; t = time.monotonic(); import vosk; "
@@ -108,12 +119,13 @@ def main() -> None:
          f"{percentile(cold, 50) * 1000:.0f} ms (rendered on the spot)"),
         ("answer latency p95, cached prompts", f"{percentile(warm, 95) * 1000:.0f} ms",
          f"{percentile(cold, 95) * 1000:.0f} ms (rendered on the spot)"),
-        ("CPU while listening to silence", f"{app_cpu:.1f}% of one core", f"{bare_cpu:.1f}% (bare capture)"),
+        ("CPU in a quiet room, voice gate on", f"{app_cpu:.1f}% of one core",
+         f"{ungated_cpu:.1f}% with the gate off; {bare_cpu:.1f}% bare capture"),
         ("peak RSS", f"{app_rss:.0f} MB", f"{bare_rss:.0f} MB (bare capture)"),
         ("process start to ready", f"{ready:.2f} s", f"{model_seconds:.2f} s (loading the model alone)"),
     ]
     print(f"Audio loop on PulseAudio virtual devices: {len(warm)} cached and {len(cold)} fresh answers, "
-          f"{args.idle_seconds:.0f} s of silence.\n")
+          f"{args.idle_seconds:.0f} s of a quiet room for each CPU figure.\n")
     print("| measure | voicerelief run | baseline, same run |")
     print("| --- | ---: | ---: |")
     for name, ours, baseline in rows:

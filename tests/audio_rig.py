@@ -16,6 +16,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+import soundfile
+
+from voicerelief.audio_file import to_int16
+from voicerelief.synthesize import noise_at_level
 
 CONFIG = """
 load-module module-native-protocol-unix auth-anonymous=1 socket={socket}
@@ -78,6 +82,12 @@ class AudioRig:
         subprocess.run(["paplay", "--device=mic_feed", str(wav)], env=self.env, check=True)
         return began, time.monotonic()
 
+    def play_room_noise(self, seconds: float, dbfs: float = -50.0) -> subprocess.Popen:
+        """Steady pink noise into the microphone, as a quiet room with a fan sounds; returns the player."""
+        wav = self.folder / "room.wav"
+        soundfile.write(wav, to_int16(noise_at_level(16000 * int(seconds), dbfs, seed=7) / 32768), 16000, subtype="PCM_16")
+        return subprocess.Popen(["paplay", "--device=mic_feed", str(wav)], env=self.env)
+
     def loop_speaker_into_microphone(self, enabled: bool) -> None:
         if enabled:
             result = subprocess.run(["pactl", "load-module", "module-loopback", "source=speaker.monitor",
@@ -130,12 +140,13 @@ class AudioRig:
 class RunningApp:
     """`voicerelief run` on the rig's devices; its printed lines are collected with their arrival times."""
 
-    def __init__(self, rig: AudioRig, data_dir: Path, *extra: str) -> None:
+    def __init__(self, rig: AudioRig, data_dir: Path, *extra: str, settings: Path | None = None) -> None:
         self.lines: list[tuple[float, str]] = []
+        env = rig.env if settings is None else {**rig.env, "VOICERELIEF_CONFIG": str(settings)}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "voicerelief", "--verbose", "run", "--input-device", "pulse", "--output-device", "pulse",
              "--data-dir", str(data_dir), *extra],
-            env=rig.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.errors: list[str] = []
         threading.Thread(target=self._read, args=(self.process.stdout, self.lines), daemon=True).start()
         threading.Thread(target=self._read_errors, daemon=True).start()

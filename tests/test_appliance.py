@@ -32,6 +32,17 @@ def test_settings_are_shown_changed_and_checked(tmp_path):
     assert load_config(tmp_path / "config.toml") == Config(input_device="USB Speakerphone", words_per_minute=130)
 
 
+def test_the_voice_gate_is_switched_on_and_off_in_words(tmp_path):
+    env = {"VOICERELIEF_CONFIG": str(tmp_path / "config.toml")}
+    assert "voice_gate = true" in voicerelief("config", "show", env=env).stdout
+    assert voicerelief("config", "set", "voice_gate", "off", env=env).returncode == 0
+    assert load_config(tmp_path / "config.toml").voice_gate is False
+    refused = voicerelief("config", "set", "voice_gate", "maybe", env=env)
+    assert refused.returncode == 1 and "on or off" in refused.stderr
+    assert voicerelief("config", "set", "voice_gate", "on", env=env).returncode == 0
+    assert load_config(tmp_path / "config.toml").voice_gate is True
+
+
 def test_the_settings_choose_the_microphone(tmp_path):
     env = {"VOICERELIEF_CONFIG": str(tmp_path / "config.toml"), "PULSE_SERVER": "unix:/nonexistent/pulse"}
     voicerelief("config", "set", "input_device", "USB Speakerphone", env=env)

@@ -188,7 +188,8 @@ def run_voice(content: Content, store: Store, model_dir: Path, input_device: str
     def session_active() -> bool:
         return runner.session.state not in ("idle", "urgent") or bool(runner.timers)
 
-    listener = Listener(model, content.table, input_device, post, session_active, out.interrupt, record_dir)
+    listener = Listener(model, content.table, input_device, post, session_active, out.interrupt, record_dir,
+                        voice_gate=(config or Config()).voice_gate)
     listener.open()
     out.muting = (listener.start_speaking, listener.done_speaking)
     thread = threading.Thread(target=listener.run, name="microphone", daemon=True)

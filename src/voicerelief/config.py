@@ -1,4 +1,4 @@
-"""The settings file: device names, voice, rate, volume and wake phrase, for a machine set up once.
+"""The settings file: device names, voice, rate, volume, wake phrase and voice gate, for a machine set up once.
 
 It lives in the platform's config folder (`config.toml`). A command-line option
 wins over the file; the file wins over the built-in default.
@@ -27,9 +27,11 @@ class Config:
     words_per_minute: int = 150
     volume: float = 1.0
     wake_phrase: str = "hey relief"
+    voice_gate: bool = True
 
 
 LIMITS = {"words_per_minute": (90, 240), "volume": (0.2, 1.0)}
+SWITCH_WORDS = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
 
 
 def config_path() -> Path:
@@ -56,9 +58,9 @@ def set_value(key: str, text: str, path: Path | None = None) -> Config:
         raise VoiceReliefError(f"There is no setting {key!r}; the settings are {', '.join(current)}.")
     kind = type(current[key])
     try:
-        value = kind(text)
+        value = _parsed(kind, text)
     except ValueError:
-        raise VoiceReliefError(f"{key} needs a {kind.__name__}, not {text!r}.") from None
+        raise VoiceReliefError(f"{key} needs {_described(kind)}, not {text!r}.") from None
     current[key] = _checked(key, value, str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     staged = path.with_suffix(".toml.new")
@@ -71,6 +73,18 @@ def show(config: Config) -> str:
     return "\n".join(f"{name} = {json.dumps(value)}" for name, value in asdict(config).items())
 
 
+def _parsed(kind: type, text: str) -> object:
+    if kind is bool:
+        if text.lower() not in SWITCH_WORDS:
+            raise ValueError(text)
+        return SWITCH_WORDS[text.lower()]
+    return kind(text)
+
+
+def _described(kind: type) -> str:
+    return "on or off" if kind is bool else f"a {kind.__name__}"
+
+
 def _checked(key: str, value: object, file: str) -> object:
     defaults = {f.name: f.default for f in fields(Config)}
     if key not in defaults:
@@ -78,8 +92,8 @@ def _checked(key: str, value: object, file: str) -> object:
     expected = type(defaults[key])
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    if not isinstance(value, expected) or isinstance(value, bool):
-        raise ContentError(file, key, f"must be a {expected.__name__}")
+    if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
+        raise ContentError(file, key, f"must be {_described(expected)}")
     if key in LIMITS and not LIMITS[key][0] <= value <= LIMITS[key][1]:
         raise ContentError(file, key, f"must be from {LIMITS[key][0]} to {LIMITS[key][1]}")
     if key == "wake_phrase" and (not isinstance(value, str) or len(value.split()) < 2):

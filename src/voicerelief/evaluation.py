@@ -10,14 +10,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
+
 from voicerelief.audio_file import Speech, read_speech
 from voicerelief.commands import NUMBER, Intent, PhraseTable
-from voicerelief.synthesize import synthesize, with_noise
+from voicerelief.synthesize import noise_at_level, synthesize, with_noise
+from voicerelief.voice_gate import FRAME_SECONDS, frame_levels_dbfs
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 VOICES = ("en-us", "en-gb-x-rp+f3")
 WORDS_PER_MINUTE = (140, 185)
 NOISE_SNR_DB = 10.0
+# A clip placed in a room: this much of the room before and after it.
+ROOM_LEAD_SECONDS = 1.5
+ROOM_TRAIL_SECONDS = 1.0
+# The room is as loud as the clip's own quiet parts, but never closer than this to its loudest frame.
+ROOM_BELOW_PEAK_DB = 30.0
 
 # Everyday sentences a person or a television might say near the assistant,
 # none of them a command.
@@ -88,6 +96,23 @@ def generated_samples(table: PhraseTable) -> Iterator[Sample]:
                 name = f"{text} [{voice} {rate}wpm]"
                 yield Sample(name, group, expected, _synth(text, voice, rate, None))
                 yield Sample(name + " +noise", group, expected, _synth(text, voice, rate, seed))
+
+
+def in_room(speech: Speech, seed: int) -> np.ndarray:
+    """The clip inside pink room noise, as a microphone would stream it.
+
+    The noise level is the clip's own quietest 20 ms (its 10th percentile),
+    capped at 30 dB below its loudest frame: clips trimmed to the word have
+    no quiet part of their own. Nothing of the clip is cut or changed.
+    """
+    clip = speech.samples.astype(np.float64)
+    levels = frame_levels_dbfs(speech.samples, int(speech.rate * FRAME_SECONDS))
+    room_dbfs = min(float(np.percentile(levels, 10)), float(levels.max()) - ROOM_BELOW_PEAK_DB)
+    lead = int(speech.rate * ROOM_LEAD_SECONDS)
+    trail = int(speech.rate * ROOM_TRAIL_SECONDS)
+    noise = noise_at_level(lead + len(clip) + trail, room_dbfs, seed)
+    noise[lead:lead + len(clip)] += clip
+    return np.clip(noise, -32768, 32767).astype(np.int16)
 
 
 def _reader(path: Path) -> Callable[[], Speech]:

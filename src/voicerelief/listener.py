@@ -4,6 +4,8 @@
   captures is not recognized as commands; the recognizer is reset afterwards.
 - Meanwhile a second, strict recognizer that knows only "stop" and "pause" still
   listens, so the person can cut the assistant short (barge-in).
+- Only audio that the voice gate passes is decoded, so an empty room costs
+  little CPU (the gate can be switched off in the settings).
 - Outside an active session, a command counts only after the wake phrase.
 - If the microphone stops sending sound, it is reopened by name, with backoff.
 """
@@ -27,6 +29,7 @@ from voicerelief.devices import rescan
 from voicerelief.errors import AudioDeviceError
 from voicerelief.microphone import Microphone
 from voicerelief.recognizer import CommandRecognizer, Heard
+from voicerelief.voice_gate import VoiceGate
 
 log = logging.getLogger(__name__)
 
@@ -82,15 +85,17 @@ class WakeGate:
 class Listener:
     def __init__(self, model: vosk.Model, table: PhraseTable, device_name: str | None,
                  post: Callable[[Command | Notice], None], session_active: Callable[[], bool],
-                 on_barge_in: Callable[[], None], record_dir: Path | None = None) -> None:
+                 on_barge_in: Callable[[], None], record_dir: Path | None = None,
+                 voice_gate: bool = True) -> None:
         self.model = model
+        self.voice_gate = voice_gate
         self.record_dir = record_dir
         self.table = table
         self.device_name = device_name
         self.post = post
         self.session_active = session_active
         self.on_barge_in = on_barge_in
-        self.gate = WakeGate(table)
+        self.wake = WakeGate(table)
         self.speaking = threading.Event()
         self.speaking_since = 0.0
         self.prompt_words: frozenset[str] = frozenset()
@@ -161,7 +166,8 @@ class Listener:
             self.microphone = None
 
     def _listen(self, microphone: Microphone) -> None:
-        commands = CommandRecognizer(self.model, self.table, microphone.rate)
+        gate = VoiceGate(microphone.rate) if self.voice_gate else None
+        commands = CommandRecognizer(self.model, self.table, microphone.rate, gate)
         barge = BargeIn(self.model, self.table, microphone.rate)
         was_speaking = False
         utterance: list[bytes] = []
@@ -196,7 +202,7 @@ class Listener:
             if heard is not None and heard.text:
                 log.debug("heard %r (confidence %.2f): %s", heard.text, heard.confidence,
                           heard.intent.name if heard.intent else "no phrase")
-                admitted, acknowledge = self.gate.admit(heard, self.session_active(), time.monotonic())
+                admitted, acknowledge = self.wake.admit(heard, self.session_active(), time.monotonic())
                 if acknowledge:
                     self.post(Notice("devices.wake"))
                 if admitted is not None:

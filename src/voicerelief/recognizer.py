@@ -19,6 +19,7 @@ from voicerelief.audio_file import Speech
 from voicerelief.commands import UNKNOWN_WORD, Intent, PhraseTable
 from voicerelief.errors import ModelError
 from voicerelief.models import require_model
+from voicerelief.voice_gate import VoiceGate
 
 BLOCK_SECONDS = 0.1
 # Clips trimmed tight to the word are padded, so the decoder sees a start and an end.
@@ -51,19 +52,28 @@ def load_model(model_dir: Path, table: PhraseTable) -> vosk.Model:
 
 
 class CommandRecognizer:
-    """A grammar-restricted vosk recognizer for one sample rate."""
+    """A grammar-restricted vosk recognizer for one sample rate, optionally behind a voice gate."""
 
-    def __init__(self, model: vosk.Model, table: PhraseTable, rate: int) -> None:
+    def __init__(self, model: vosk.Model, table: PhraseTable, rate: int, gate: VoiceGate | None = None) -> None:
         self.table = table
         self.rate = rate
+        self.gate = gate
         self._recognizer = vosk.KaldiRecognizer(model, rate, json.dumps(table.grammar()))
         self._recognizer.SetWords(True)
 
     def accept(self, pcm: bytes) -> Heard | None:
         """Feed 16-bit mono audio; returns what was heard when an utterance has ended."""
-        if self._recognizer.AcceptWaveform(pcm):
-            return self._interpret(self._recognizer.Result())
-        return None
+        if self.gate is None:
+            return self._decode(pcm)
+        passage = self.gate.admit(pcm)
+        heard = None
+        for block in passage.blocks:
+            heard = self._decode(block) or heard
+        if passage.closed:
+            rest = self.finish()
+            if heard is None or not heard.text:
+                heard = rest
+        return heard
 
     def finish(self) -> Heard:
         """End the current utterance and return what was heard in it."""
@@ -71,13 +81,18 @@ class CommandRecognizer:
 
     def reset(self) -> None:
         self._recognizer.Reset()
+        if self.gate is not None:
+            self.gate.clear()
 
     def recognize(self, speech: Speech) -> Heard:
         """Decode one whole recording as a single command."""
         pad_lead = np.zeros(int(speech.rate * LEAD_SILENCE_SECONDS), np.int16)
         pad_trail = np.zeros(int(speech.rate * TRAIL_SILENCE_SECONDS), np.int16)
-        samples = np.concatenate([pad_lead, speech.samples, pad_trail])
-        block = int(speech.rate * BLOCK_SECONDS)
+        return self.recognize_stream(np.concatenate([pad_lead, speech.samples, pad_trail]))
+
+    def recognize_stream(self, samples: np.ndarray) -> Heard:
+        """Decode samples in microphone-sized blocks, as one command."""
+        block = int(self.rate * BLOCK_SECONDS)
         heard: list[Heard] = []
         for start in range(0, len(samples), block):
             ended = self.accept(samples[start:start + block].tobytes())
@@ -87,6 +102,11 @@ class CommandRecognizer:
         if final.text:
             heard.append(final)
         return _single_command(heard)
+
+    def _decode(self, pcm: bytes) -> Heard | None:
+        if self._recognizer.AcceptWaveform(pcm):
+            return self._interpret(self._recognizer.Result())
+        return None
 
     def _interpret(self, result_json: str) -> Heard:
         words = json.loads(result_json).get("result", [])

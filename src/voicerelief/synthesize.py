@@ -46,3 +46,9 @@ def pink_noise(length: int, seed: int) -> np.ndarray:
     frequencies = np.arange(len(spectrum), dtype=np.float64)
     frequencies[0] = 1.0
     return np.fft.irfft(spectrum / np.sqrt(frequencies), n=length)
+
+
+def noise_at_level(length: int, dbfs: float, seed: int) -> np.ndarray:
+    """Pink noise on the 16-bit scale whose average level is ``dbfs`` below full scale."""
+    noise = pink_noise(length, seed)
+    return noise * np.sqrt(10 ** (dbfs / 10) / np.mean((noise / 32768) ** 2))
