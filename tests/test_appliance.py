@@ -4,8 +4,12 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
+
+from audio_rig import AudioRig, RunningApp
 
 from voicerelief.commands import Intent
 from voicerelief.config import Config, load_config
@@ -72,7 +76,8 @@ def test_the_unit_passes_systemd_verification(tmp_path):
     unit.write_text(voicerelief("service", "install", "--dry-run").stdout)
     text = unit.read_text()
     assert "Restart=on-failure" in text and "After=pulseaudio.service" in text
-    assert f"ExecStart={sys.executable} -m voicerelief run" in text
+    assert "RestartPreventExitStatus=78" in text
+    assert f"ExecStart={sys.executable} -m voicerelief run --wait-for-microphone" in text
     assert shutil.which("systemd-analyze"), "systemd-analyze comes with systemd"
     verified = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
     assert verified.returncode == 0, verified.stderr
@@ -86,3 +91,122 @@ def test_without_a_user_session_service_commands_say_why(tmp_path):
         assert result.returncode == 1, result.stdout
         assert result.stderr.strip().count("\n") == 0 and "voicerelief:" in result.stderr
     assert not (tmp_path / ".config").exists(), "a failed install leaves nothing behind"
+
+
+@pytest.fixture
+def rig(tmp_path):
+    audio = AudioRig(tmp_path / "pulse")
+    audio.start()
+    yield audio
+    audio.stop()
+
+
+def _heard_speech_after(rig: AudioRig, since: float, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if rig.first_sound_after(since) is not None:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_missing_model_is_said_aloud_and_logged(rig, tmp_path):
+    began = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "voicerelief", "run", "--input-device", "pulse", "--output-device", "pulse",
+         "--model", str(tmp_path / "no-model"), "--data-dir", str(tmp_path / "data")],
+        env=rig.env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 78, "a missing model is not retried by the service manager"
+    assert "Relief: I cannot start yet: my speech model is missing." in result.stdout
+    assert result.stderr.startswith("voicerelief: ") and "model" in result.stderr
+    assert rig.loud_between(began, time.monotonic()) > 0.1, "the problem was spoken on the speaker"
+
+
+def test_a_missing_microphone_is_said_aloud_and_logged(rig, tmp_path):
+    began = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "voicerelief", "run", "--input-device", "usb speakerphone", "--output-device", "pulse",
+         "--data-dir", str(tmp_path / "data")], env=rig.env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "Relief: I cannot find my microphone." in result.stdout
+    assert "'usb speakerphone'" in result.stderr.splitlines()[0]
+    assert rig.loud_between(began, time.monotonic()) > 0.1
+
+
+def test_the_service_mode_waits_for_a_microphone_plugged_in_later(tmp_path):
+    rig = AudioRig(tmp_path / "pulse")
+    app = RunningApp(rig, tmp_path / "data", "--wait-for-microphone")
+    try:
+        deadline = time.monotonic() + 60
+        while not any("microphone" in line.lower() for line in app.errors):
+            assert time.monotonic() < deadline, f"nothing was logged: {app.errors}"
+            assert app.process.poll() is None, f"it gave up: {app.errors}"
+            time.sleep(0.1)
+        time.sleep(4)
+        assert app.process.poll() is None, "it must keep waiting"
+        rig.start()
+        ready = app.wait_for("Say hey relief to begin", timeout=60)
+        assert _heard_speech_after(rig, ready)
+    finally:
+        app.stop()
+        rig.stop()
+
+
+@pytest.fixture
+def user_manager(rig, tmp_path):
+    """A real systemd user manager, as on a Pi where the person who set it up has lingering enabled.
+
+    In a container whose first process is not systemd, the manager refuses to start unless
+    /run/systemd/system exists; as root the test creates it for its own duration.
+    """
+    executable = next((p for p in ("/usr/lib/systemd/systemd", "/lib/systemd/systemd") if os.path.exists(p)), None)
+    assert executable, "systemd comes with `./quickstart test`"
+    marker = Path("/run/systemd/system")
+    created = not marker.exists()
+    if created:
+        if os.geteuid() != 0:
+            pytest.skip("no systemd here, and only root can let a user manager start; CI runs as root")
+        marker.mkdir(parents=True)
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    settings = tmp_path / "config.toml"
+    settings.write_text('input_device = "pulse"\noutput_device = "pulse"\n')
+    env = {**rig.env, "HOME": str(tmp_path / "home"), "XDG_RUNTIME_DIR": str(runtime),
+           "DBUS_SESSION_BUS_ADDRESS": f"unix:path={runtime}/bus", "VOICERELIEF_CONFIG": str(settings)}
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        env.pop(name, None)
+    manager = subprocess.Popen([executable, "--user"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while subprocess.run(["systemctl", "--user", "is-system-running"], env=env,
+                             capture_output=True).returncode != 0:
+            assert manager.poll() is None and time.monotonic() < deadline, "the systemd user manager did not start"
+            time.sleep(0.2)
+        yield env
+    finally:
+        manager.terminate()
+        manager.wait(timeout=30)
+        if created:
+            marker.rmdir()
+
+
+def test_the_service_installs_starts_speaks_and_uninstalls(rig, user_manager):
+    env = user_manager
+    unit = Path(env["HOME"]) / ".config" / "systemd" / "user" / "voicerelief.service"
+    began = time.monotonic()
+    installed = voicerelief("service", "install", env=env)
+    assert installed.returncode == 0, installed.stderr
+    assert unit.exists()
+    assert _heard_speech_after(rig, began), "the service said its ready line on the speaker"
+    status = voicerelief("service", "status", env=env)
+    assert "active (running)" in status.stdout and "--wait-for-microphone" in status.stdout
+    enabled = subprocess.run(["systemctl", "--user", "is-enabled", "voicerelief.service"], env=env,
+                             capture_output=True, text=True)
+    assert enabled.stdout.strip() == "enabled"
+
+    removed = voicerelief("service", "uninstall", env=env)
+    assert removed.returncode == 0, removed.stderr
+    assert not unit.exists()
+    active = subprocess.run(["systemctl", "--user", "is-active", "voicerelief.service"], env=env,
+                            capture_output=True, text=True)
+    assert active.stdout.strip() in ("inactive", "unknown")

@@ -16,7 +16,7 @@ import platformdirs
 from voicerelief.clock import Clock, ScaledClock, SystemClock
 from voicerelief.commands import PhraseTable, load_phrase_table
 from voicerelief.config import Config
-from voicerelief.errors import ContentError
+from voicerelief.errors import AudioDeviceError, ContentError, ModelError
 from voicerelief.prompts import Prompts, content_path, load_prompts, read_toml
 from voicerelief.protocol import Timings, load_timings
 from voicerelief.routine import Stretch, load_routine
@@ -26,13 +26,18 @@ from voicerelief.session import (PROMPT_FIELDS, PROMPT_KEYS, RED_FLAG_SECTION, A
 from voicerelief.store import Store
 
 if TYPE_CHECKING:  # vosk loads only for the front ends that recognize speech
+    from voicerelief.listener import Listener
     from voicerelief.recognizer import Heard
 
 log = logging.getLogger(__name__)
 
 MIN_WORDS_PER_MINUTE, MAX_WORDS_PER_MINUTE = 90, 240
 MIN_VOLUME = 0.2
-DEVICE_PROMPTS = ("ready", "wake", "microphone_lost", "microphone_back", "stopped")
+DEVICE_PROMPTS = ("ready", "wake", "microphone_lost", "microphone_back", "stopped", "model_missing",
+                  "microphone_missing")
+# sysexits' EX_CONFIG: a person must fix the set-up, so the service manager should not restart us.
+EXIT_NEEDS_SETUP = 78
+MICROPHONE_RETRY_SECONDS = 3.0
 # Sound still arriving from the room after the assistant stops talking is not the person.
 SPEECH_TAIL_SECONDS = 0.4
 
@@ -166,15 +171,25 @@ def run_text(content: Content, store: Store, speak_aloud: bool, output_device: s
     return 0
 
 
-def run_voice(content: Content, store: Store, model_dir: Path, input_device: str | None,
+def run_voice(content: Content, store: Store, model_option: Path | None, input_device: str | None,
               output_device: str | None, clock: Clock | None = None, record_dir: Path | None = None,
-              config: Config | None = None) -> int:
-    """The microphone in, speech out: the assistant as a person uses it."""
+              config: Config | None = None, wait_for_microphone: bool = False) -> int:
+    """The microphone in, speech out: the assistant as a person uses it.
+
+    A missing model or microphone is said aloud when a speaker works, and logged
+    in every case: on a headless machine nobody reads the screen.
+    """
     from voicerelief.listener import Command, Listener, Notice
+    from voicerelief.models import find_model
     from voicerelief.recognizer import load_model
 
-    model = load_model(model_dir, content.table)
     out = VoiceOut(True, output_device, store=store, defaults=config)
+    try:
+        model = load_model(find_model(model_option), content.table)
+    except ModelError as error:
+        _tell_problem(out, content, "devices.model_missing", error)
+        out.close()
+        return EXIT_NEEDS_SETUP
     runner = open_runner(content, store, clock or SystemClock(), out.say, out.adjust)
     runner.on_event = out.listen_again
 
@@ -190,10 +205,11 @@ def run_voice(content: Content, store: Store, model_dir: Path, input_device: str
 
     listener = Listener(model, content.table, input_device, post, session_active, out.interrupt, record_dir,
                         voice_gate=(config or Config()).voice_gate)
-    listener.open()
     out.muting = (listener.start_speaking, listener.done_speaking)
     thread = threading.Thread(target=listener.run, name="microphone", daemon=True)
     try:
+        if not _open_microphone(listener, out, content, wait_for_microphone):
+            return 1
         if runner.session.state in ("boot", "idle"):
             out.say(Say(content.prompts.say("devices.ready", wake=content.table.wake_phrase), "devices.ready"))
         runner.start(greet=False)
@@ -207,6 +223,32 @@ def run_voice(content: Content, store: Store, model_dir: Path, input_device: str
         if listener.overflows:
             log.warning("The microphone overflowed %d times.", listener.overflows)
     return 0
+
+
+def _tell_problem(out: VoiceOut, content: Content, key: str, error: Exception) -> None:
+    log.error("%s", error)
+    out.say(Say(content.prompts.say(key, wake=content.table.wake_phrase), key))
+
+
+def _open_microphone(listener: Listener, out: VoiceOut, content: Content, wait: bool) -> bool:
+    """Open the microphone; when asked to wait (as the service does), keep looking until it is plugged in."""
+    from voicerelief.devices import rescan
+
+    told = False
+    while True:
+        try:
+            listener.open()
+            if told:
+                log.warning("The microphone is here now.")
+            return True
+        except AudioDeviceError as error:
+            if not told:
+                _tell_problem(out, content, "devices.microphone_missing", error)
+                told = True
+            if not wait:
+                return False
+        time.sleep(MICROPHONE_RETRY_SECONDS)
+        rescan()
 
 
 def run_demo(content: Content, store: Store, model_dir: Path, speed: float, speak_aloud: bool) -> int:

@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--text", action="store_true", help="type commands instead of speaking them")
     run.add_argument("--quiet", action="store_true", help="with --text: print answers, do not speak them")
     _add_device_options(run)
+    run.add_argument("--wait-for-microphone", action="store_true",
+                     help="if the microphone is missing, say so and keep looking for it (the service does this)")
     run.add_argument("--record-audio", action="store_true",
                      help="keep a WAV of each utterance heard, in the data folder's recordings/ (off by default)")
     run.add_argument("--speed", type=_positive_number, default=1.0, metavar="N",
@@ -311,10 +313,6 @@ def _session(args: argparse.Namespace) -> int:
     from voicerelief import app
     from voicerelief.store import Store, default_data_dir
 
-    if args.command == "run" and not args.text:
-        from voicerelief.devices import find_device
-
-        find_device(args.input_device, "input")
     signal.signal(signal.SIGTERM, _stop_on_terminate)
     content = app.load_content(args.routine, args.settings.wake_phrase if args.settings else None)
     store = Store(args.data_dir or default_data_dir(), exclusive=True)
@@ -329,7 +327,7 @@ def _session(args: argparse.Namespace) -> int:
             return app.run_text(content, store, not args.quiet, args.output_device, clock)
         data_dir = args.data_dir or default_data_dir()
         recordings = data_dir / "recordings" if args.record_audio else None
-        return app.run_voice(content, store, find_model(args.model), args.input_device, args.output_device, clock,
-                             recordings, args.settings)
+        return app.run_voice(content, store, args.model, args.input_device, args.output_device, clock,
+                             recordings, args.settings, args.wait_for_microphone)
     finally:
         store.close()

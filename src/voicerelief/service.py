@@ -15,8 +15,11 @@ UNIT_NAME = "voicerelief.service"
 
 
 def unit_text(arguments: list[str]) -> str:
-    """The unit file: restarts on failure, starts after the sound server, logs to the journal."""
-    command = shlex.join([sys.executable, "-m", "voicerelief", "run", *arguments])
+    """The unit file: restarts on failure, starts after the sound server, logs to the journal.
+
+    It waits for a microphone that is not plugged in yet (USB devices can come up after the service).
+    """
+    command = shlex.join([sys.executable, "-m", "voicerelief", "run", "--wait-for-microphone", *arguments])
     return f"""[Unit]
 Description=VoiceRelief, a hands-free back relief assistant
 After=pulseaudio.service pipewire-pulse.service sound.target
@@ -27,6 +30,8 @@ Type=simple
 ExecStart={command}
 Restart=on-failure
 RestartSec=5
+# 78: the speech model is missing; it has been said aloud and logged, and restarting would only repeat it.
+RestartPreventExitStatus=78
 StandardOutput=journal
 StandardError=journal
 
