@@ -1,11 +1,9 @@
 """The voice gate: silence is not decoded, the start of a word is not clipped, accuracy is kept."""
 
-from collections import defaultdict
-
 import numpy as np
 import soxr
 
-from voicerelief.evaluation import Score, in_room, real_samples
+from voicerelief.evaluation import compare_gates, in_room, real_samples
 from voicerelief.recognizer import CommandRecognizer
 from voicerelief.synthesize import noise_at_level, synthesize
 from voicerelief.voice_gate import VoiceGate
@@ -74,17 +72,13 @@ def test_gated_decoding_hears_a_command_spoken_after_silence(vosk_model, table):
 
 
 def test_accuracy_with_the_gate_is_within_one_point_of_accuracy_without(vosk_model, table, shared_data):
-    scores: dict[str, Score] = defaultdict(Score)
-    for seed, sample in enumerate(real_samples(shared_data)):
-        speech = sample.load()
-        stream = in_room(speech, seed)
-        for name, gate in (("ungated", None), ("gated", VoiceGate(speech.rate))):
-            heard = CommandRecognizer(vosk_model, table, speech.rate, gate).recognize_stream(stream)
-            scores[name].total += 1
-            scores[name].correct += heard.intent == sample.expected
-    assert scores["gated"].total == scores["ungated"].total >= 300
-    assert scores["ungated"].rate >= 0.85
-    difference = abs(scores["gated"].rate - scores["ungated"].rate)
-    assert difference <= 0.01, (
-        f"gated {scores['gated'].correct}/{scores['gated'].total}, "
-        f"ungated {scores['ungated'].correct}/{scores['ungated'].total}")
+    runs = compare_gates(vosk_model, table, real_samples(shared_data), {
+        "ungated": lambda rate: None,
+        "gated": VoiceGate,
+    })
+    gated, ungated = runs["gated"].scores["all"], runs["ungated"].scores["all"]
+    assert gated.total == ungated.total >= 300
+    assert ungated.rate >= 0.85
+    assert abs(gated.rate - ungated.rate) <= 0.01, (
+        f"gated {gated.correct}/{gated.total}, ungated {ungated.correct}/{ungated.total}")
+    assert runs["gated"].blocks_passed < runs["ungated"].blocks_passed

@@ -1,21 +1,24 @@
 """Measuring the recognizer: labelled real recordings and generated speech, scored the same way.
 
+Also the voice gate: the same recordings streamed through the recognizer with and without it.
+
 Used by the tests (which assert floors) and by ``bench/recognize.py`` (which
 prints the figures), so both measure exactly the same thing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from voicerelief.audio_file import Speech, read_speech
 from voicerelief.commands import NUMBER, Intent, PhraseTable
 from voicerelief.synthesize import noise_at_level, synthesize, with_noise
-from voicerelief.voice_gate import FRAME_SECONDS, frame_levels_dbfs
+from voicerelief.voice_gate import FRAME_SECONDS, VoiceGate, frame_levels_dbfs
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 VOICES = ("en-us", "en-gb-x-rp+f3")
@@ -135,3 +138,36 @@ class Score:
     @property
     def rate(self) -> float:
         return self.correct / self.total if self.total else 0.0
+
+
+GateMaker = Callable[[int], VoiceGate | None]
+
+
+@dataclass
+class GateRun:
+    """Scores by group (and "all") of one way of gating, and how much of the audio it passed on."""
+
+    scores: dict[str, Score] = field(default_factory=lambda: defaultdict(Score))
+    blocks_seen: int = 0
+    blocks_passed: int = 0
+
+
+def compare_gates(model, table: PhraseTable, samples: Iterable[Sample], gates: dict[str, GateMaker]) -> dict[str, GateRun]:
+    """Each sample, placed in a room (``in_room``), streamed through each gate and a fresh recognizer."""
+    from voicerelief.recognizer import BLOCK_SECONDS, CommandRecognizer
+
+    runs = {name: GateRun() for name in gates}
+    for seed, sample in enumerate(samples):
+        speech = sample.load()
+        stream = in_room(speech, seed)
+        for name, make_gate in gates.items():
+            gate = make_gate(speech.rate)
+            heard = CommandRecognizer(model, table, speech.rate, gate).recognize_stream(stream)
+            run = runs[name]
+            for group in (sample.group, "all"):
+                run.scores[group].total += 1
+                run.scores[group].correct += heard.intent == sample.expected
+            blocks = -(-len(stream) // int(speech.rate * BLOCK_SECONDS))
+            run.blocks_seen += blocks
+            run.blocks_passed += gate.blocks_passed if gate else blocks
+    return runs
