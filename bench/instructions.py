@@ -128,8 +128,11 @@ def main() -> None:
           "instructions per CPU second here |")
     print("| --- | --- | ---: | ---: | ---: |")
     for name, gated, per_second, cpu_share in rows:
-        print(f"| {name} | {'on' if gated else 'off'} | {per_second / 1e6:.0f} M | {cpu_share * 100:.1f}% | "
-              f"{per_second / cpu_share / 1e9:.2f} G |")
+        # Below a millisecond of CPU a second, the process clock is too coarse for a rate.
+        timed = cpu_share >= 0.001
+        print(f"| {name} | {'on' if gated else 'off'} | {per_second / 1e6:.0f} M | "
+              f"{f'{cpu_share * 100:.1f}%' if timed else 'below 0.1%'} | "
+              f"{f'{per_second / cpu_share / 1e9:.2f} G' if timed else 'too little to time'} |")
 
     print("\nProjected share of one core: instructions per second x (AArch64 per x86-64 instruction) "
           "/ (clock x instructions per cycle).")

@@ -5,7 +5,8 @@ Measures, beside a baseline from the same run:
   for prompts already rendered (warm cache) and rendered on the spot (cold);
 - CPU, as a share of one core, while listening to a quiet room (pink noise at
   -50 dBFS) for 60 s: with the voice gate, without it (the same app with
-  `voice_gate = false`), and a bare PortAudio capture that recognizes nothing;
+  `voice_gate = false`), and a bare capture through the app's own microphone
+  code that recognizes nothing;
 - peak RSS of both; time from process start to ready, against loading the model alone.
 
 Run: .venv/bin/python bench/loop.py [--commands 30] [--idle-seconds 60]
@@ -27,14 +28,19 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from audio_rig import AudioRig, RunningApp  # noqa: E402
 
+# The app's own capture path (callback into a queue, 0.1 s blocks), with nothing done to the blocks.
 BARE_CAPTURE = """
-import sounddevice, time
-stream = sounddevice.RawInputStream(device="pulse", samplerate=44100, channels=1, dtype="int16", blocksize=4410)
-stream.start()
+from voicerelief.microphone import Microphone
+microphone = Microphone("pulse")
 print("ready", flush=True)
-while True:
-    stream.read(4410)
+for block in microphone.blocks():
+    pass
 """
+
+
+# The first seconds after a stream opens cost extra CPU (over a second of it for a bare capture here),
+# which is start-up, not listening: every CPU figure starts after this pause.
+SETTLE_SECONDS = 5.0
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -88,7 +94,8 @@ def main() -> None:
             for index in range(args.commands):
                 warm.append(answer_latency(rig, app, "repeat" if index % 2 else "how much time is left"))
             app.wait_until_done_talking(rig)
-            room = rig.play_room_noise(3 * args.idle_seconds + 60)
+            room = rig.play_room_noise(3 * (args.idle_seconds + SETTLE_SECONDS) + 60)
+            time.sleep(SETTLE_SECONDS)
             app_cpu, app_rss = idle_cpu(app.process.pid, args.idle_seconds)
             app.stop()
 
@@ -97,11 +104,13 @@ def main() -> None:
             ungated = RunningApp(rig, work / "data", settings=settings)
             ungated.wait_for("Relief: ", after=time.monotonic())
             ungated.wait_until_done_talking(rig)
+            time.sleep(SETTLE_SECONDS)
             ungated_cpu, _ = idle_cpu(ungated.process.pid, args.idle_seconds)
             ungated.stop()
 
             bare = subprocess.Popen([sys.executable, "-c", BARE_CAPTURE], env=rig.env, stdout=subprocess.PIPE, text=True)
             bare.stdout.readline()
+            time.sleep(SETTLE_SECONDS)
             bare_cpu, bare_rss = idle_cpu(bare.pid, args.idle_seconds)
             bare.kill()
             room.kill()

@@ -26,7 +26,6 @@ from voicerelief.session import (PROMPT_FIELDS, PROMPT_KEYS, RED_FLAG_SECTION, A
 from voicerelief.store import Store
 
 if TYPE_CHECKING:  # vosk loads only for the front ends that recognize speech
-    from voicerelief.listener import Listener
     from voicerelief.recognizer import Heard
 
 log = logging.getLogger(__name__)
@@ -37,7 +36,6 @@ DEVICE_PROMPTS = ("ready", "wake", "microphone_lost", "microphone_back", "stoppe
                   "microphone_missing")
 # sysexits' EX_CONFIG: a person must fix the set-up, so the service manager should not restart us.
 EXIT_NEEDS_SETUP = 78
-MICROPHONE_RETRY_SECONDS = 3.0
 # Sound still arriving from the room after the assistant stops talking is not the person.
 SPEECH_TAIL_SECONDS = 0.4
 
@@ -206,14 +204,20 @@ def run_voice(content: Content, store: Store, model_option: Path | None, input_d
     listener = Listener(model, content.table, input_device, post, session_active, out.interrupt, record_dir,
                         voice_gate=(config or Config()).voice_gate)
     out.muting = (listener.start_speaking, listener.done_speaking)
-    thread = threading.Thread(target=listener.run, name="microphone", daemon=True)
     try:
-        if not _open_microphone(listener, out, content, wait_for_microphone):
-            return 1
-        if runner.session.state in ("boot", "idle"):
+        try:
+            listener.open()
+            missing = False
+        except AudioDeviceError as error:
+            # Timers must keep running while the microphone is looked for: the runner starts regardless.
+            _tell_problem(out, content, "devices.microphone_missing", error)
+            if not wait_for_microphone:
+                return 1
+            missing = True
+        if not missing and runner.session.state in ("boot", "idle"):
             out.say(Say(content.prompts.say("devices.ready", wake=content.table.wake_phrase), "devices.ready"))
         runner.start(greet=False)
-        thread.start()
+        threading.Thread(target=listener.run, args=(missing,), name="microphone", daemon=True).start()
         runner.serve()
     except KeyboardInterrupt:
         print(content.prompts.say("devices.stopped"), flush=True)
@@ -228,27 +232,6 @@ def run_voice(content: Content, store: Store, model_option: Path | None, input_d
 def _tell_problem(out: VoiceOut, content: Content, key: str, error: Exception) -> None:
     log.error("%s", error)
     out.say(Say(content.prompts.say(key, wake=content.table.wake_phrase), key))
-
-
-def _open_microphone(listener: Listener, out: VoiceOut, content: Content, wait: bool) -> bool:
-    """Open the microphone; when asked to wait (as the service does), keep looking until it is plugged in."""
-    from voicerelief.devices import rescan
-
-    told = False
-    while True:
-        try:
-            listener.open()
-            if told:
-                log.warning("The microphone is here now.")
-            return True
-        except AudioDeviceError as error:
-            if not told:
-                _tell_problem(out, content, "devices.microphone_missing", error)
-                told = True
-            if not wait:
-                return False
-        time.sleep(MICROPHONE_RETRY_SECONDS)
-        rescan()
 
 
 def run_demo(content: Content, store: Store, model_dir: Path, speed: float, speak_aloud: bool) -> int:

@@ -115,16 +115,23 @@ class Listener:
     def done_speaking(self) -> None:
         self.speaking.clear()
 
-    def run(self) -> None:
-        """The listening thread: runs until stopped, reopening the microphone whenever it fails."""
-        failures = 0
+    def run(self, missing_at_start: bool = False) -> None:
+        """The listening thread: runs until stopped, reopening the microphone whenever it fails.
+
+        A microphone missing at start has already been announced; when it comes,
+        the person hears the ready line (or, mid-session, that it is back).
+        """
+        failures = 1 if missing_at_start else 0
+        first_arrival = missing_at_start
         while not self.stopped.is_set():
             try:
                 microphone = self.microphone or self.open()
                 if failures:
                     log.warning("The microphone is back.")
-                    self.post(Notice("devices.microphone_back"))
+                    ready = first_arrival and not self.session_active()
+                    self.post(Notice("devices.ready" if ready else "devices.microphone_back"))
                 failures = 0
+                first_arrival = False
                 self._listen(microphone)
             except AudioDeviceError as error:
                 if failures == 0:

@@ -52,7 +52,11 @@ def install(arguments: list[str]) -> str:
     path.write_text(unit_text(arguments), encoding="utf-8")
     _systemctl("daemon-reload")
     _systemctl("enable", "--now", UNIT_NAME)
-    subprocess.run(["loginctl", "enable-linger", getpass.getuser()], check=False, capture_output=True)
+    user = getpass.getuser()
+    linger = subprocess.run(["loginctl", "enable-linger", user], check=False, capture_output=True)
+    if linger.returncode != 0:
+        return (f"Installed and started {path}, but lingering could not be enabled, so it starts only after "
+                f"{user} logs in; run `sudo loginctl enable-linger {user}` to start it at every boot.")
     return f"Installed and started {path}; it will start at every boot."
 
 

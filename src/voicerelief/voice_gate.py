@@ -32,6 +32,8 @@ PRE_EMPHASIS = 0.97
 
 @dataclass(frozen=True)
 class GateSettings:
+    """How the gate decides; the defaults are the ones measured in bench/gate.py."""
+
     margin_db: float = 9.0
     min_threshold_dbfs: float = -58.0
     floor_rise_db_per_second: float = 1.0
@@ -88,7 +90,7 @@ class VoiceGate:
             self.is_open = True
             self._quiet_seconds = 0.0
             passed = tuple(self._pre_roll) + (block,)
-            self.clear_pre_roll()
+            self._clear_pre_roll()
             self.blocks_passed += len(passed)
             return Passage(passed)
         self._keep_for_pre_roll(block)
@@ -98,9 +100,9 @@ class VoiceGate:
         """Forget the audio heard so far (the noise floor stays learnt)."""
         self.is_open = False
         self._quiet_seconds = 0.0
-        self.clear_pre_roll()
+        self._clear_pre_roll()
 
-    def clear_pre_roll(self) -> None:
+    def _clear_pre_roll(self) -> None:
         self._pre_roll.clear()
         self._pre_roll_bytes = 0
 
