@@ -139,7 +139,7 @@ def test_the_service_mode_keeps_the_ice_timer_while_it_waits_for_a_microphone(tm
     typed = subprocess.run([sys.executable, "-m", "voicerelief", "run", "--text", "--quiet", "--data-dir", str(data)],
                            input="\n".join(ice_on) + "\n", capture_output=True, text=True, timeout=120)
     assert "Ice is on." in typed.stdout, typed.stderr
-    rig = AudioRig(tmp_path / "pulse")
+    rig = AudioRig(tmp_path / "pulse")  # never started: no microphone, and no speaker either
     # 20 minutes of ice pass in 8 s of real time.
     app = RunningApp(rig, data, "--wait-for-microphone", "--speed", "150")
     try:
@@ -147,12 +147,8 @@ def test_the_service_mode_keeps_the_ice_timer_while_it_waits_for_a_microphone(tm
         assert any("microphone" in line.lower() for line in app.errors), "the problem is logged too"
         app.wait_for("Time is up. Take the ice off now.", timeout=60)
         assert app.process.poll() is None, "it must keep waiting for the microphone"
-        rig.start()
-        back = app.wait_for("The microphone is back.", timeout=60)
-        assert _heard_speech_after(rig, back)
     finally:
         app.stop()
-        rig.stop()
 
 
 def test_the_service_mode_says_it_is_ready_once_a_microphone_arrives(tmp_path):
