@@ -105,10 +105,13 @@ class VoiceOut:
             cache = Path(platformdirs.user_cache_dir("voicerelief")) / "speech"
             self.speaker = Speaker(PromptRenderer(cache, voice), output_device)
 
-    def say(self, effect: Say) -> None:
+    def say(self, effect: Say, only_if_speaker: bool = False) -> None:
+        """Print and speak; with ``only_if_speaker``, a missing speaker is not reported as a fault."""
         print(f"{self.stamp()}Relief: {effect.text}", flush=True)
         log.debug("saying %r", effect.key)
         if self.speaker is None or self.hushed:
+            return
+        if only_if_speaker and not self.speaker.has_output():
             return
         if self.muting is None:
             self.speaker.say(effect.text, effect.urgency)
@@ -230,8 +233,9 @@ def run_voice(content: Content, store: Store, model_option: Path | None, input_d
 
 
 def _tell_problem(out: VoiceOut, content: Content, key: str, error: Exception) -> None:
+    """Log the problem, and say it aloud if there is a speaker to say it on."""
     log.error("%s", error)
-    out.say(Say(content.prompts.say(key, wake=content.table.wake_phrase), key))
+    out.say(Say(content.prompts.say(key, wake=content.table.wake_phrase), key), only_if_speaker=True)
 
 
 def run_demo(content: Content, store: Store, model_dir: Path, speed: float, speak_aloud: bool) -> int:

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from voicerelief.errors import AudioDeviceError
+
 log = logging.getLogger(__name__)
 
 
@@ -122,6 +124,16 @@ class Speaker:
 
     def interrupt(self) -> None:
         self.interrupted.set()
+
+    def has_output(self) -> bool:
+        """Whether the output device can be found now."""
+        from voicerelief.devices import find_device
+
+        try:
+            find_device(self.output_device, "output")
+            return True
+        except AudioDeviceError:
+            return False
 
     def _play(self, samples: np.ndarray, rate: int) -> None:
         from voicerelief.devices import PORTAUDIO_LOCK, find_device, portaudio
