@@ -127,7 +127,7 @@ class Listener:
             try:
                 microphone = self.microphone or self.open()
                 if failures:
-                    log.warning("The microphone is back.")
+                    log.warning("The microphone is here." if first_arrival else "The microphone is back.")
                     ready = first_arrival and not self.session_active()
                     self.post(Notice("devices.ready" if ready else "devices.microphone_back"))
                 failures = 0
