@@ -239,7 +239,7 @@ def _service(args: argparse.Namespace) -> int:
     from voicerelief import service
 
     if args.service_command == "install":
-        print(service.unit_text([]) if args.dry_run else service.install([]))
+        print(service.unit_text() if args.dry_run else service.install())
     elif args.service_command == "uninstall":
         print(service.uninstall())
     else:

@@ -14,12 +14,12 @@ from voicerelief.errors import VoiceReliefError
 UNIT_NAME = "voicerelief.service"
 
 
-def unit_text(arguments: list[str]) -> str:
+def unit_text() -> str:
     """The unit file: restarts on failure, starts after the sound server, logs to the journal.
 
     It waits for a microphone that is not plugged in yet (USB devices can come up after the service).
     """
-    command = shlex.join([sys.executable, "-m", "voicerelief", "run", "--wait-for-microphone", *arguments])
+    command = shlex.join([sys.executable, "-m", "voicerelief", "run", "--wait-for-microphone"])
     return f"""[Unit]
 Description=VoiceRelief, a hands-free back relief assistant
 After=pulseaudio.service pipewire-pulse.service sound.target
@@ -44,12 +44,12 @@ def unit_path() -> Path:
     return Path.home() / ".config" / "systemd" / "user" / UNIT_NAME
 
 
-def install(arguments: list[str]) -> str:
+def install() -> str:
     _require_systemctl()
     _systemctl("show-environment")
     path = unit_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(unit_text(arguments), encoding="utf-8")
+    path.write_text(unit_text(), encoding="utf-8")
     _systemctl("daemon-reload")
     _systemctl("enable", "--now", UNIT_NAME)
     user = getpass.getuser()
