@@ -1,15 +1,20 @@
 """Audio-loop benchmark on a real PulseAudio server with a virtual microphone and speaker.
 
 Measures, beside a baseline from the same run:
-- latency from the end of the person's words to the first sound of the answer,
-  for prompts already rendered (warm cache) and rendered on the spot (cold);
+- answer latency: from the last audible 10 ms of the person's words on the virtual
+  microphone to the first audible 10 ms of the answer on the virtual speaker (both
+  read through the same kind of PulseAudio monitor), for pain-score answers ("six",
+  "no"); the baseline is the version before per-state grammars (BASELINE_COMMIT),
+  run from a git worktree on the same rig;
+- the reply-gap sweep: "no" said 0.1, 0.2, 0.3 and 0.5 s after the last sound of
+  "I heard 6. Is that right?"; the share acted on, for both versions;
 - CPU, as a share of one core, while listening to a quiet room (pink noise at
   -50 dBFS) for 60 s: with the voice gate, without it (the same app with
   `voice_gate = false`), and a bare capture through the app's own microphone
   code that recognizes nothing;
 - peak RSS of both; time from process start to ready, against loading the model alone.
 
-Run: .venv/bin/python bench/loop.py [--commands 30] [--idle-seconds 60]
+Run: .venv/bin/python bench/loop.py [--commands 30] [--trials 10] [--idle-seconds 60]
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from audio_rig import AudioRig, RunningApp  # noqa: E402
 
+from voicerelief.models import find_model  # noqa: E402
+
 # The app's own capture path (callback into a queue, 0.1 s blocks), with nothing done to the blocks.
 BARE_CAPTURE = """
 from voicerelief.microphone import Microphone
@@ -41,22 +48,132 @@ for block in microphone.blocks():
 # The first seconds after a stream opens cost extra CPU (over a second of it for a bare capture here),
 # which is start-up, not listening: every CPU figure starts after this pause.
 SETTLE_SECONDS = 5.0
+# The last commit before per-state grammars, quick ends and the shorter deaf time.
+BASELINE_COMMIT = "9c05b1f"
+RED_FLAG_QUESTIONS = 7
+REPLY_GAPS = (0.1, 0.2, 0.3, 0.5)
 
 
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def answer_latency(rig: AudioRig, app: RunningApp, line: str) -> float:
+def answer_latency(rig: AudioRig, app: RunningApp, line: str, answer: str) -> float:
+    """Seconds from the acoustic end of ``line`` to the first sound of the answer containing ``answer``."""
     app.wait_until_done_talking(rig)
-    _, ended = rig.speak(line)
+    began, ended = rig.speak(line)
+    app.wait_for(answer, after=began)
+    words_ended = rig.last_sound_of(began, ended)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        first = rig.first_sound_after(ended)
+        first = rig.first_sound_after(words_ended)
         if first is not None:
-            return first - ended
+            return first - words_ended
         time.sleep(0.02)
     raise TimeoutError(f"no answer to {line!r}")
+
+
+def to_pain_confirmation(rig: AudioRig, app: RunningApp) -> None:
+    """From the ready line to "I heard 6. Is that right?" by the shortest spoken path."""
+    app.wait_for("Say hey relief to begin")
+    app.wait_until_done_talking(rig)
+    began, _ = rig.speak("hey relief start")
+    app.wait_for("safety questions", after=began)
+    for _ in range(RED_FLAG_QUESTIONS - 1):
+        app.wait_until_done_talking(rig)
+        began, _ = rig.speak("no")
+        app.wait_for("?", after=began + 0.5)
+    for line, answer in (("no", "When did the spasm begin"), ("yesterday", "how bad is the pain"),
+                         ("six", "I heard 6")):
+        app.wait_until_done_talking(rig)
+        began, _ = rig.speak(line)
+        app.wait_for(answer, after=began)
+
+
+def latencies(rig: AudioRig, app: RunningApp, commands: int) -> list[float]:
+    """Alternately "no" (back to the pain question) and "six" (to its confirmation)."""
+    measured = []
+    for index in range(commands):
+        line, answer = ("no", "On a scale") if index % 2 == 0 else ("six", "I heard 6")
+        measured.append(answer_latency(rig, app, line, answer))
+    return measured
+
+
+def reply_gap_trial(rig: AudioRig, app: RunningApp, gap: float, prompt_seconds: float,
+                    onset_delay: float) -> tuple[float, bool]:
+    """In the confirmation question: "six" brings the question; "no" follows ``gap`` s after its last sound.
+
+    Returns the gap as measured on the two monitors, and whether the "no" was acted on.
+    """
+    app.wait_until_done_talking(rig)
+    began, ended = rig.speak("six")
+    asked = app.wait_for("I heard 6", after=began)
+    first = None
+    while first is None:
+        first = rig.first_sound_after(max(asked - 0.5, ended))
+        time.sleep(0.005)
+    reply = rig.render("no")
+    time.sleep(max(0.0, first + prompt_seconds + gap - onset_delay - time.monotonic()))
+    sent = time.monotonic()
+    subprocess.run(["paplay", "--device=mic_feed", str(reply)], env=rig.env, check=True)
+    reply_began = rig.first_sound_on_microphone_after(sent - 0.05)
+    prompt_ended = max(at for at, rms in list(rig.levels) if first <= at < reply_began and rms > 0.01)
+    try:
+        app.wait_for("On a scale", after=sent, timeout=6)
+        heard = True
+    except AssertionError:
+        heard = False
+        app.wait_until_done_talking(rig)
+        began, _ = rig.speak("no")
+        app.wait_for("On a scale", after=began)
+    return reply_began - prompt_ended, heard
+
+
+def calibrate(rig: AudioRig, app: RunningApp) -> tuple[float, float]:
+    """How long "I heard 6. Is that right?" sounds, and how long paplay takes to make a sound."""
+    app.wait_until_done_talking(rig)
+    began, ended = rig.speak("six")
+    asked = app.wait_for("I heard 6", after=began)
+    app.wait_until_done_talking(rig)
+    first = rig.first_sound_after(max(asked - 0.5, ended))
+    last = max(at for at, rms in list(rig.levels) if at >= first and rms > 0.01)
+    sent = time.monotonic()
+    subprocess.run(["paplay", "--device=mic_feed", str(rig.render("no"))], env=rig.env, check=True)
+    onset = rig.first_sound_on_microphone_after(sent) - sent
+    app.wait_for("On a scale", after=sent)
+    return last - first, onset
+
+
+def reply_sweep(rig: AudioRig, app: RunningApp, trials: int) -> dict[float, tuple[float, float]]:
+    """For each intended gap: the share of replies acted on, and the mean measured gap."""
+    prompt_seconds, onset_delay = calibrate(rig, app)
+    results: dict[float, list[tuple[float, bool]]] = {gap: [] for gap in REPLY_GAPS}
+    for _ in range(trials):
+        for gap in REPLY_GAPS:
+            results[gap].append(reply_gap_trial(rig, app, gap, prompt_seconds, onset_delay))
+    return {gap: (sum(h for _, h in runs) / len(runs), float(np.mean([g for g, _ in runs])))
+            for gap, runs in results.items()}
+
+
+def measure_version(rig: AudioRig, work: Path, name: str, source: Path | None, commands: int,
+                    trials: int) -> tuple[list[float], dict[float, tuple[float, float]]]:
+    app = RunningApp(rig, work / f"data-{name}", source=source)
+    try:
+        to_pain_confirmation(rig, app)
+        measured = latencies(rig, app, commands)
+        sweep = reply_sweep(rig, app, trials)
+    finally:
+        app.stop()
+    return measured, sweep
+
+
+def baseline_checkout(work: Path) -> Path:
+    """The version before per-state grammars, as a git worktree; returns its src folder."""
+    repository = Path(__file__).resolve().parents[1]
+    target = work / "baseline"
+    subprocess.run(["git", "-C", str(repository), "worktree", "add", "--detach", str(target), BASELINE_COMMIT],
+                   check=True, capture_output=True)
+    return target / "src"
 
 
 def idle_cpu(pid: int, seconds: float) -> tuple[float, float]:
@@ -74,6 +191,7 @@ def idle_cpu(pid: int, seconds: float) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--commands", type=int, default=30)
+    parser.add_argument("--trials", type=int, default=10, help="replies per gap in the sweep")
     parser.add_argument("--idle-seconds", type=float, default=60.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
@@ -82,17 +200,16 @@ def main() -> None:
         rig.start()
         os.environ["XDG_CACHE_HOME"] = str(work / "cache")
         rig.env["XDG_CACHE_HOME"] = str(work / "cache")
+        # The baseline's checkout has no model of its own: both versions use the one installed here.
+        rig.env["VOSK_MODEL_PATH"] = str(find_model())
+        baseline_source = baseline_checkout(work)
         try:
+            before, before_sweep = measure_version(rig, work, "before", baseline_source, args.commands, args.trials)
+            now, now_sweep = measure_version(rig, work, "now", None, args.commands, args.trials)
+
             launched = time.monotonic()
             app = RunningApp(rig, work / "data")
             ready = app.wait_for("Say hey relief to begin") - launched
-
-            cold = [answer_latency(rig, app, "hey relief start")]
-            for _ in range(6):
-                cold.append(answer_latency(rig, app, "no"))
-            warm = []
-            for index in range(args.commands):
-                warm.append(answer_latency(rig, app, "repeat" if index % 2 else "how much time is left"))
             app.wait_until_done_talking(rig)
             room = rig.play_room_noise(3 * (args.idle_seconds + SETTLE_SECONDS) + 60)
             time.sleep(SETTLE_SECONDS)
@@ -122,20 +239,29 @@ def main() -> None:
             model_seconds = float(model_only.stdout.strip().splitlines()[-1])
         finally:
             rig.stop()
+            subprocess.run(["git", "-C", str(Path(__file__).resolve().parents[1]), "worktree", "remove", "--force",
+                            str(work / "baseline")], capture_output=True)
 
     rows = [
-        ("answer latency p50, cached prompts", f"{percentile(warm, 50) * 1000:.0f} ms",
-         f"{percentile(cold, 50) * 1000:.0f} ms (rendered on the spot)"),
-        ("answer latency p95, cached prompts", f"{percentile(warm, 95) * 1000:.0f} ms",
-         f"{percentile(cold, 95) * 1000:.0f} ms (rendered on the spot)"),
+        ("answer latency p50, from the end of the words", f"{percentile(now, 50) * 1000:.0f} ms",
+         f"{percentile(before, 50) * 1000:.0f} ms"),
+        ("answer latency p95, from the end of the words", f"{percentile(now, 95) * 1000:.0f} ms",
+         f"{percentile(before, 95) * 1000:.0f} ms"),
+    ]
+    for gap in REPLY_GAPS:
+        share, measured_gap = now_sweep[gap]
+        before_share, before_gap = before_sweep[gap]
+        rows.append((f"reply {gap:.1f} s after the question ends: heard", f"{share * 100:.0f}% (gap {measured_gap:.2f} s)",
+                     f"{before_share * 100:.0f}% (gap {before_gap:.2f} s)"))
+    rows += [
         ("CPU in a quiet room, voice gate on", f"{app_cpu:.1f}% of one core",
          f"{ungated_cpu:.1f}% with the gate off; {bare_cpu:.1f}% bare capture"),
         ("peak RSS", f"{app_rss:.0f} MB", f"{bare_rss:.0f} MB (bare capture)"),
         ("process start to ready", f"{ready:.2f} s", f"{model_seconds:.2f} s (loading the model alone)"),
     ]
-    print(f"Audio loop on PulseAudio virtual devices: {len(warm)} cached and {len(cold)} fresh answers, "
-          f"{args.idle_seconds:.0f} s of a quiet room for each CPU figure.\n")
-    print("| measure | voicerelief run | baseline, same run |")
+    print(f"Audio loop on PulseAudio virtual devices: {len(now)} answers and {args.trials} replies per gap "
+          f"for each version, {args.idle_seconds:.0f} s of a quiet room for each CPU figure.\n")
+    print(f"| measure | voicerelief run | baseline, same run (answers and replies: version {BASELINE_COMMIT}) |")
     print("| --- | ---: | ---: |")
     for name, ours, baseline in rows:
         print(f"| {name} | {ours} | {baseline} |")

@@ -30,7 +30,12 @@ set-default-source virtual_mic
 set-default-sink speaker
 """
 MONITOR_RATE = 16000
-CHUNK_SECONDS = 0.02
+# Levels are read in 10 ms chunks: acoustic events (the last sound of the person's words, the first
+# of the answer) are timed to 10 ms on both virtual devices, each through the same kind of monitor.
+CHUNK_SECONDS = 0.01
+AUDIBLE_RMS = 0.01
+# The virtual microphone is digitally silent between lines: -50 dBFS is well above its floor.
+MICROPHONE_AUDIBLE_RMS = 0.003
 
 
 class AudioRig:
@@ -43,7 +48,8 @@ class AudioRig:
         self.env = {**os.environ, "PULSE_SERVER": f"unix:{self.socket}", "PULSE_RUNTIME_PATH": str(folder / "runtime")}
         self.server: subprocess.Popen | None = None
         self.levels: list[tuple[float, float]] = []
-        self._monitor: subprocess.Popen | None = None
+        self.microphone_levels: list[tuple[float, float]] = []
+        self._monitors: list[subprocess.Popen] = []
         self._loopback_module = ""
 
     def start(self) -> None:
@@ -60,10 +66,10 @@ class AudioRig:
         self._start_monitor()
 
     def stop(self) -> None:
-        if self._monitor is not None:
-            self._monitor.kill()
-            self._monitor.wait()
-            self._monitor = None
+        for monitor in self._monitors:
+            monitor.kill()
+            monitor.wait()
+        self._monitors = []
         if self.server is not None:
             self.server.kill()
             self.server.wait()
@@ -75,12 +81,36 @@ class AudioRig:
         self.start()
 
     def speak(self, text: str, voice: str = "en-us", words_per_minute: int = 150) -> tuple[float, float]:
-        """Say ``text`` into the microphone; returns the monotonic times when the speech began and ended."""
-        wav = self.folder / "line.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-w", str(wav), text], check=True)
+        """Say ``text`` into the microphone; returns the monotonic times when paplay began and returned.
+
+        paplay returns after espeak-ng's trailing silence: time answers from ``last_sound_of``.
+        """
+        wav = self.render(text, voice, words_per_minute)
         began = time.monotonic()
         subprocess.run(["paplay", "--device=mic_feed", str(wav)], env=self.env, check=True)
         return began, time.monotonic()
+
+    def render(self, text: str, voice: str = "en-us", words_per_minute: int = 150) -> Path:
+        wav = self.folder / f"line-{abs(hash((text, voice, words_per_minute)))}.wav"
+        if not wav.is_file():
+            subprocess.run(["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-w", str(wav), text], check=True)
+        return wav
+
+    def last_sound_of(self, began: float, ended: float) -> float:
+        """The acoustic end of what was said into the microphone: its last audible 10 ms."""
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            loud = [at for at, rms in list(self.microphone_levels) if began <= at <= ended + 0.3 and rms > MICROPHONE_AUDIBLE_RMS]
+            if loud and (self.microphone_levels[-1][0] > ended + 0.3):
+                return loud[-1]
+            time.sleep(0.02)
+        raise TimeoutError("nothing audible was heard on the microphone")
+
+    def first_sound_on_microphone_after(self, start: float) -> float | None:
+        for at, rms in list(self.microphone_levels):
+            if at >= start and rms > MICROPHONE_AUDIBLE_RMS:
+                return at
+        return None
 
     def play_room_noise(self, seconds: float, dbfs: float = -50.0) -> subprocess.Popen:
         """Steady pink noise into the microphone, as a quiet room with a fan sounds; returns the player."""
@@ -98,19 +128,19 @@ class AudioRig:
             subprocess.run(["pactl", "unload-module", self._loopback_module], env=self.env, check=True)
             self._loopback_module = ""
 
-    def loud_between(self, start: float, end: float, threshold: float = 0.01) -> float:
+    def loud_between(self, start: float, end: float, threshold: float = AUDIBLE_RMS) -> float:
         """The share of 20 ms chunks between two times in which the speaker was playing."""
         chunks = [rms for at, rms in list(self.levels) if start <= at < end]
         return sum(rms > threshold for rms in chunks) / len(chunks) if chunks else 0.0
 
-    def first_sound_after(self, start: float, threshold: float = 0.01) -> float | None:
+    def first_sound_after(self, start: float, threshold: float = AUDIBLE_RMS) -> float | None:
         for at, rms in list(self.levels):
             if at >= start and rms > threshold:
                 return at
         return None
 
     def wait_quiet(self, since: float, quiet_for: float = 0.8, timeout: float = 60.0,
-                   threshold: float = 0.01) -> float:
+                   threshold: float = AUDIBLE_RMS) -> float:
         """Wait until the speaker has been silent for ``quiet_for`` seconds after ``since``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -122,27 +152,34 @@ class AudioRig:
         raise TimeoutError("the speaker never went quiet")
 
     def _start_monitor(self) -> None:
-        self._monitor = subprocess.Popen(
-            ["parec", "--device=speaker.monitor", "--format=s16le", f"--rate={MONITOR_RATE}", "--channels=1",
-             "--latency-msec=20"], env=self.env, stdout=subprocess.PIPE)
-        threading.Thread(target=self._read_monitor, args=(self._monitor,), daemon=True).start()
+        for device, levels in (("speaker.monitor", self.levels), ("mic_feed.monitor", self.microphone_levels)):
+            monitor = subprocess.Popen(
+                ["parec", f"--device={device}", "--format=s16le", f"--rate={MONITOR_RATE}", "--channels=1",
+                 "--latency-msec=10"], env=self.env, stdout=subprocess.PIPE)
+            self._monitors.append(monitor)
+            threading.Thread(target=self._read_monitor, args=(monitor, levels), daemon=True).start()
 
-    def _read_monitor(self, process: subprocess.Popen) -> None:
+    @staticmethod
+    def _read_monitor(process: subprocess.Popen, levels: list[tuple[float, float]]) -> None:
         size = int(MONITOR_RATE * CHUNK_SECONDS) * 2
         while True:
             data = process.stdout.read(size)
             if not data:
                 return
             samples = np.frombuffer(data, np.int16).astype(np.float32) / 32768
-            self.levels.append((time.monotonic(), float(np.sqrt(np.mean(samples ** 2)))))
+            levels.append((time.monotonic(), float(np.sqrt(np.mean(samples ** 2)))))
 
 
 class RunningApp:
     """`voicerelief run` on the rig's devices; its printed lines are collected with their arrival times."""
 
-    def __init__(self, rig: AudioRig, data_dir: Path, *extra: str, settings: Path | None = None) -> None:
+    def __init__(self, rig: AudioRig, data_dir: Path, *extra: str, settings: Path | None = None,
+                 source: Path | None = None) -> None:
+        """``source``: the ``src`` folder of another checkout to run instead (a benchmark's baseline)."""
         self.lines: list[tuple[float, str]] = []
         env = rig.env if settings is None else {**rig.env, "VOICERELIEF_CONFIG": str(settings)}
+        if source is not None:
+            env = {**env, "PYTHONPATH": str(source)}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "voicerelief", "--verbose", "run", "--input-device", "pulse", "--output-device", "pulse",
              "--data-dir", str(data_dir), *extra],

@@ -140,12 +140,15 @@ def test_pause_does_not_stop_the_ice_deadline(run):
     assert spoken[0] == "Resuming."
 
 
-def test_help_repeat_and_time_left_work_everywhere(run):
+def test_help_and_repeat_work_everywhere_and_time_left_between_questions(run):
     assert "start" in run.say("help")[0]
+    assert run.say("how much time is left") == ["No timer is running right now."]
     run.first_session_to_rest()
     assert "ready" in run.say("help")[0]
     assert run.say("repeat") == [run.memory.last_prompt]
-    assert run.say("how much time is left") == ["No timer is running right now."]
+    # A question is waiting: it is not heard for now, and the person is told what can be said.
+    not_now = run.say("how much time is left")
+    assert not_now[0] == "I cannot do that right now." and "ready" in not_now[1]
 
 
 def test_ending_needs_a_spoken_confirmation(run):

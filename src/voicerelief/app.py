@@ -36,8 +36,9 @@ DEVICE_PROMPTS = ("ready", "wake", "microphone_lost", "microphone_back", "stoppe
                   "microphone_missing")
 # sysexits' EX_CONFIG: a person must fix the set-up, so the service manager should not restart us.
 EXIT_NEEDS_SETUP = 78
-# Sound still arriving from the room after the assistant stops talking is not the person.
-SPEECH_TAIL_SECONDS = 0.4
+# The assistant's own voice still reaches the microphone for a moment after playback ends
+# (the sound server's buffers, the room's echo); people answer about 0.2 s after a question.
+ECHO_TAIL_SECONDS = 0.12
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ class VoiceOut:
         mute(effect.text)
         try:
             self.speaker.say(effect.text, effect.urgency)
-            time.sleep(SPEECH_TAIL_SECONDS)
+            time.sleep(ECHO_TAIL_SECONDS)
         finally:
             unmute()
             log.debug("listening again")
@@ -207,6 +208,7 @@ def run_voice(content: Content, store: Store, model_option: Path | None, input_d
     listener = Listener(model, content.table, input_device, post, session_active, out.interrupt, record_dir,
                         voice_gate=(config or Config()).voice_gate)
     out.muting = (listener.start_speaking, listener.done_speaking)
+    runner.listen_for = listener.expect
     try:
         try:
             listener.open()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from voicerelief import __version__
 from voicerelief.errors import VoiceReliefError
+from voicerelief.session import STATE_NAMES, heard_in_state
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     recognize = commands.add_parser("recognize", help="recognize commands in WAV files")
     recognize.add_argument("--json", action="store_true", help="one JSON object per line")
+    recognize.add_argument("--state", default="any", choices=("any",) + STATE_NAMES, metavar="STATE",
+                           help="listen as in this state of the session, e.g. painBefore or redFlags "
+                                "(default: any, every phrase)")
     recognize.add_argument("files", nargs="+", type=Path, metavar="FILE.wav")
     _add_model_option(recognize)
 
@@ -177,7 +181,10 @@ def _recognize(args: argparse.Namespace) -> int:
     from voicerelief.recognizer import FileRecognizer, load_model
 
     table = load_phrase_table()
-    recognizer = FileRecognizer(load_model(find_model(args.model), table), table)
+    model = load_model(find_model(args.model), table)
+    if args.state != "any":
+        table = table.restricted_to(heard_in_state(args.state, table))
+    recognizer = FileRecognizer(model, table)
     status = 0
     for path in args.files:
         try:

@@ -36,10 +36,18 @@ class PhraseTable:
     decoys: tuple[str, ...]
     confidence_floor: float
     wake_phrase: str
+    # Intents heard in every state, and those heard too where no question is waiting.
+    always: frozenset[str] = frozenset()
+    between_questions: frozenset[str] = frozenset()
 
     def match(self, text: str) -> Intent | None:
         """The intent of an exactly matching phrase, or None."""
         return self.phrases.get(normalize(text))
+
+    def is_complete(self, text: str) -> bool:
+        """Whether ``text`` is a phrase that no longer phrase goes on from: nothing more can follow."""
+        text = normalize(text)
+        return text in self.phrases and not any(phrase.startswith(text + " ") for phrase in self.phrases)
 
     def words(self) -> list[str]:
         """Every word the recognizer may return: phrase words and decoys, sorted."""
@@ -59,6 +67,14 @@ class PhraseTable:
             raise ContentError("config", "wake_phrase", f"'{wake}' already means {phrases[wake].name}")
         phrases[wake] = Intent("wake")
         return replace(self, phrases=phrases, wake_phrase=wake)
+
+    def restricted_to(self, intent_names: frozenset[str]) -> PhraseTable:
+        """The same table, holding only the phrases of these intents: the grammar of one state."""
+        phrases = {text: intent for text, intent in self.phrases.items() if intent.name in intent_names}
+        return replace(self, phrases=phrases)
+
+    def intent_names(self) -> frozenset[str]:
+        return frozenset(intent.name for intent in self.phrases.values())
 
     def phrases_for(self, intent_name: str) -> list[str]:
         return [phrase for phrase, intent in self.phrases.items() if intent.name == intent_name]
@@ -129,7 +145,20 @@ def load_phrase_table(path: Path | None = None) -> PhraseTable:
     if normalize(wake) not in phrases:
         raise ContentError(name, "recognition.wake_phrase", "must also be listed as a phrase")
 
-    return PhraseTable(phrases, tuple(decoys), float(floor), normalize(wake))
+    # Optional: a table without it listens for the same phrases in every state.
+    listening = data.get("listening", {"always": [], "between_questions": []})
+    known_intents = {intent.name for intent in phrases.values()}
+    groups = []
+    for key in ("always", "between_questions"):
+        listed = listening.get(key)
+        if not isinstance(listed, list) or not all(isinstance(item, str) for item in listed):
+            raise ContentError(name, f"listening.{key}", "must be a list of intent names")
+        unknown = sorted(set(listed) - known_intents)
+        if unknown:
+            raise ContentError(name, f"listening.{key}", f"'{unknown[0]}' is not an intent of this table")
+        groups.append(frozenset(listed))
+
+    return PhraseTable(phrases, tuple(decoys), float(floor), normalize(wake), groups[0], groups[1])
 
 
 def _table(data: dict, key: str, name: str) -> dict:

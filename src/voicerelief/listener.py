@@ -20,7 +20,7 @@ import time
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator, Protocol
 
 import vosk
 
@@ -29,6 +29,7 @@ from voicerelief.devices import rescan
 from voicerelief.errors import AudioDeviceError
 from voicerelief.microphone import Microphone
 from voicerelief.recognizer import CommandRecognizer, Heard
+from voicerelief.session import Expect
 from voicerelief.voice_gate import VoiceGate
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,14 @@ class Notice:
     """Something about the devices the person should hear: its prompt key."""
 
     key: str
+
+
+class BlockSource(Protocol):
+    """Where sound comes from: the microphone, or a recording streamed as a microphone would."""
+
+    rate: int
+
+    def blocks(self) -> Iterator[bytes]: ...
 
 
 class WakeGate:
@@ -102,6 +111,8 @@ class Listener:
         self.stopped = threading.Event()
         self.microphone: Microphone | None = None
         self.overflows = 0
+        # None: every phrase of the table, until the session says what it expects.
+        self.listening: frozenset[str] | None = None
 
     def open(self) -> Microphone:
         self.microphone = Microphone(self.device_name)
@@ -132,7 +143,7 @@ class Listener:
                     self.post(Notice("devices.ready" if ready else "devices.microphone_back"))
                 failures = 0
                 first_arrival = False
-                self._listen(microphone)
+                self.listen(microphone)
             except AudioDeviceError as error:
                 if failures == 0:
                     log.warning("%s Trying to reopen it.", error)
@@ -172,9 +183,24 @@ class Listener:
                 log.debug("closing the microphone failed: %s", error)
             self.microphone = None
 
-    def _listen(self, microphone: Microphone) -> None:
+    def expect(self, expected: Expect) -> None:
+        """From the session: listen for these intents from the next utterance on."""
+        self.listening = expected.intents
+
+    def listen(self, microphone: BlockSource) -> None:
+        """Hear commands in the source's blocks until it ends or the listener is stopped."""
         gate = VoiceGate(microphone.rate) if self.voice_gate else None
-        commands = CommandRecognizer(self.model, self.table, microphone.rate, gate)
+        # One recognizer per grammar, all sharing the model: vosk must not change a grammar mid-utterance.
+        by_grammar: dict[frozenset[str] | None, CommandRecognizer] = {}
+
+        def recognizer_for(intents: frozenset[str] | None) -> CommandRecognizer:
+            if intents not in by_grammar:
+                table = self.table if intents is None else self.table.restricted_to(intents)
+                by_grammar[intents] = CommandRecognizer(self.model, table, microphone.rate, gate)
+            return by_grammar[intents]
+
+        listening = self.listening
+        commands = recognizer_for(listening)
         barge = BargeIn(self.model, self.table, microphone.rate)
         was_speaking = False
         utterance: list[bytes] = []
@@ -198,6 +224,11 @@ class Listener:
                 commands.reset()
                 was_speaking = False
                 utterance.clear()
+            if self.listening != listening and commands.between_utterances:
+                listening = self.listening
+                commands = recognizer_for(listening)
+                commands.restart()
+                log.debug("listening for %s", "everything" if listening is None else ", ".join(sorted(listening)))
             if self.record_dir is not None:
                 utterance.append(block)
                 del utterance[:-RECORD_BLOCKS]

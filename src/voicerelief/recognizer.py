@@ -25,6 +25,9 @@ BLOCK_SECONDS = 0.1
 # Clips trimmed tight to the word are padded, so the decoder sees a start and an end.
 LEAD_SILENCE_SECONDS = 0.3
 TRAIL_SILENCE_SECONDS = 0.6
+# Once the words so far are a whole phrase that nothing can extend ("seven" to the pain
+# question), this much silence ends the utterance; otherwise the gate's longer hang-over does.
+QUICK_END_SECONDS = 0.2
 
 vosk.SetLogLevel(-1)
 
@@ -73,7 +76,25 @@ class CommandRecognizer:
             rest = self.finish()
             if heard is None or not heard.text:
                 heard = rest
+        elif heard is None and self.gate.is_open and self.gate.quiet_seconds >= QUICK_END_SECONDS \
+                and self.table.is_complete(self._partial()):
+            heard = self.finish()
+            self.gate.clear()
         return heard
+
+    @property
+    def between_utterances(self) -> bool:
+        """True when no utterance is under way, so the grammar may be changed."""
+        if self.gate is not None:
+            return not self.gate.is_open
+        return not self._partial()
+
+    def restart(self) -> None:
+        """Start the decoder afresh, keeping the gate's pre-roll (a voice may be starting in it)."""
+        self._recognizer.Reset()
+
+    def _partial(self) -> str:
+        return json.loads(self._recognizer.PartialResult()).get("partial", "")
 
     def finish(self) -> Heard:
         """End the current utterance and return what was heard in it."""

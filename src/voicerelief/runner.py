@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Callable
 
 from voicerelief.clock import Clock, FakeClock
-from voicerelief.session import (AdjustVoice, CancelTimer, Effect, Event, Memory, Quit, Record, Say, Session,
-                                 SpokeDone, StartTimer, TimerFired)
+from voicerelief.session import (AdjustVoice, CancelTimer, Effect, Event, Expect, Memory, Quit, Record, Say,
+                                 Session, SpokeDone, StartTimer, TimerFired)
 from voicerelief.store import Step, Store
 
 
@@ -33,8 +33,10 @@ class Announcement:
 class Runner:
     def __init__(self, session: Session, store: Store, clock: Clock,
                  speak: Callable[[Say], None], adjust_voice: Callable[[AdjustVoice], None] = lambda _: None,
-                 on_event: Callable[[], None] = lambda: None) -> None:
+                 on_event: Callable[[], None] = lambda: None,
+                 listen_for: Callable[[Expect], None] = lambda _: None) -> None:
         self.session = session
+        self.listen_for = listen_for
         self.on_event = on_event
         self.store = store
         self.clock = clock
@@ -130,6 +132,8 @@ class Runner:
                 spoke = True
             elif isinstance(effect, AdjustVoice):
                 self.adjust_voice(effect)
+            elif isinstance(effect, Expect):
+                self.listen_for(effect)
             elif isinstance(effect, Quit):
                 self.finished = True
         if spoke and "silence" in self.timers:

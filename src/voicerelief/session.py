@@ -95,15 +95,24 @@ class Quit:
     """The person said goodbye: the front end may stop."""
 
 
-Effect = Say | StartTimer | CancelTimer | Record | AdjustVoice | Quit
+@dataclass(frozen=True)
+class Expect:
+    """What the person may say now: the recognizer listens for these intents only."""
+
+    intents: frozenset[str]
+    # A question was just asked: the answer is expected within moments, not whenever.
+    question: bool = False
+
+
+Effect = Say | StartTimer | CancelTimer | Record | AdjustVoice | Quit | Expect
 
 # Every prompt the session speaks, and the placeholders any prompt may use: checked at start.
 PROMPT_KEYS = frozenset({
     "confirm_end", "disclaimer", "ended", "ended_with_ice", "faster", "goodbye", "heat_done", "heat_on",
-    "heat_ready", "heat_remove", "heat_remove_again", "help", "ice_back", "ice_first_off", "ice_halfway",
+    "heat_ready", "heat_remove", "heat_remove_again", "help", "help_between", "ice_back", "ice_first_off", "ice_halfway",
     "ice_not_today", "ice_off", "ice_on", "ice_one_minute", "ice_ready", "ice_remove", "ice_remove_again",
     "ice_remove_urgent", "ice_round_done", "ice_second", "ice_too_late", "idle", "late_deadline", "louder",
-    "medication", "next_heat", "next_ice", "not_ended", "not_understood", "offer_help", "onset", "pain_after",
+    "medication", "next_heat", "next_ice", "not_ended", "not_now", "not_understood", "offer_help", "onset", "pain_after",
     "pain_before", "pain_confirm", "paused", "progress_none", "progress_pain", "progress_rounds", "quieter",
     "recheck", "redflag_intro", "reprompt", "rest", "restored_heat", "restored_ice", "restored_ice_off",
     "resumed", "see_someone", "session_end", "skin_check", "skin_stop", "slower", "still_paused",
@@ -285,6 +294,7 @@ class Session:
         self.memory = memory or Memory()
         self.red_flag_keys = [key for key in prompts.texts if key.startswith(RED_FLAG_SECTION + ".")]
         self._effects: list[Effect] = []
+        self._listening: frozenset[str] = frozenset()
         self.now = datetime.min
         self.machine = Machine(
             model=self, states=[state["name"] for state in STATES], transitions=_one_trigger_each(TRANSITIONS),
@@ -311,6 +321,7 @@ class Session:
             pass
         else:
             self._welcome_back()
+        self._expect_changes()
         return self._take_effects()
 
     def handle(self, event: Event, now: datetime) -> list[Effect]:
@@ -325,12 +336,18 @@ class Session:
         else:
             self._on_said(event)
         self.memory.state = self.state
+        self._expect_changes()
         return self._take_effects()
 
     def expected_intents(self) -> list[str]:
         """The intents that move the protocol on from the current state."""
-        internal = {"power_on", "ice_due", "ice_back", "heat_due", "hold_end", "rest_end", "end_session"}
-        return [t for t in self.machine.get_triggers(self.state) if t not in internal]
+        return [t for t in self.machine.get_triggers(self.state) if t not in INTERNAL_TRIGGERS]
+
+    def listening_for(self) -> frozenset[str]:
+        """Every intent the session acts on now: what the recognizer should listen for."""
+        if self.memory.confirming_end:
+            return frozenset({"yes", "no"}) | self.table.always
+        return heard_in_state(self.state, self.table, paused=self.memory.paused)
 
     # ---- events -------------------------------------------------------------------
 
@@ -339,6 +356,16 @@ class Session:
         self._restart_silence()
         if memory.confirming_end:
             self._on_end_answer(said)
+            return
+        if said.intent not in self.listening_for():
+            # Not something this moment listens for (typed, or heard before the grammar changed).
+            if self.state == "urgent":
+                self._say("session.urgent_again", urgency=1)
+            elif memory.paused:
+                self._say("session.still_paused")
+            else:
+                self._say("session.not_now")
+                self._say_help()
             return
         if self._on_everywhere_intent(said):
             return
@@ -359,10 +386,10 @@ class Session:
             memory.confirming_end = True
             self._say("session.confirm_end")
             return
-        if said.intent in ("start_heat", "stretches") and self.state in ("iceOn", "iceRemove"):
+        if said.intent in ANSWERED_IN_STATE["iceOn"] and self.state in ("iceOn", "iceRemove"):
             self._say("session.ice_first_off")
             return
-        if said.intent in ("start", "start_ice", "start_heat", "stretches") and self.state in ("idle", "urgent"):
+        if said.intent in STARTING_INTENTS and self.state in ("idle", "urgent"):
             said = Said("start")
         elif self.state == "urgent":
             self._say("session.urgent_again", urgency=1)
@@ -376,7 +403,7 @@ class Session:
         memory = self.memory
         intent = said.intent
         if intent == "help":
-            self._say("session.help", answers=self._answers())
+            self._say_help()
         elif intent == "repeat":
             if memory.last_prompt:
                 self._emit(Say(memory.last_prompt, "repeat"))
@@ -402,6 +429,11 @@ class Session:
         else:
             return False
         return True
+
+    def _say_help(self) -> None:
+        """What can be said now: the answers to this moment first, then what else is listened for."""
+        key = "session.help" if self._is_question() else "session.help_between"
+        self._say(key, answers=self._answers())
 
     def _on_end_answer(self, said: Said) -> None:
         memory = self.memory
@@ -933,12 +965,49 @@ class Session:
     def _emit(self, effect: Effect) -> None:
         self._effects.append(effect)
 
+    def _expect_changes(self) -> None:
+        """Tell the listener when what can be said has changed (or a question was asked again)."""
+        intents = self.listening_for()
+        question = self._is_question() and any(isinstance(effect, Say) for effect in self._effects)
+        if intents != self._listening or question:
+            self._listening = intents
+            self._emit(Expect(intents, question))
+
     def _take_effects(self) -> list[Effect]:
         effects, self._effects = self._effects, []
         return effects
 
 
 QUESTION_STATES = frozenset(state["name"] for state in STATES if state.get("question"))
+# Triggers that come from timers and the session itself, never from the person.
+INTERNAL_TRIGGERS = frozenset({"power_on", "ice_due", "ice_back", "heat_due", "hold_end", "rest_end", "end_session"})
+# Said where nothing is under way, each of these starts a session.
+STARTING_INTENTS = frozenset({"start", "start_ice", "start_heat", "stretches"})
+# Intents a state answers without a transition of its own: starting from idle, "take the ice
+# off first" while it is on, and "stop" during a stretch, which means it hurts.
+ANSWERED_IN_STATE = {
+    "idle": STARTING_INTENTS, "urgent": STARTING_INTENTS,
+    "iceOn": frozenset({"start_heat", "stretches"}), "iceRemove": frozenset({"start_heat", "stretches"}),
+    **{state: frozenset({"hurts"}) for state in STRETCH_STATES},
+}
+STATE_NAMES = tuple(state["name"] for state in STATES if state["name"] != "boot")
+
+
+def heard_in_state(state: str, table: PhraseTable, paused: bool = False) -> frozenset[str]:
+    """The intents a state acts on, read from the transition table, and those heard everywhere."""
+    triggers = {transition["trigger"] for transition in _one_trigger_each(TRANSITIONS)
+                if _includes(transition["source"], state)} - INTERNAL_TRIGGERS
+    triggers |= ANSWERED_IN_STATE.get(state, frozenset())
+    heard = triggers | table.always
+    if state not in QUESTION_STATES:
+        heard |= table.between_questions | {"wake"}
+    if paused:
+        heard.add("resume")
+    return frozenset(heard)
+
+
+def _includes(source: str | list[str], state: str) -> bool:
+    return source == "*" or source == state or (isinstance(source, list) and state in source)
 
 
 def _one_trigger_each(transitions: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -75,9 +75,29 @@ class PromptRenderer:
 
 
 def read_rendered(path: Path, volume: float):
-    """Samples of a rendered prompt scaled by volume, and its rate."""
+    """Samples of a rendered prompt, without its silent ends, scaled by volume, and its rate."""
     samples, rate = soundfile.read(str(path), dtype="float32")
-    return samples * volume, rate
+    return trim_silence(samples, rate) * volume, rate
+
+
+# espeak-ng pads its WAVs with silence (about 0.38 s at the end): played, it would only delay
+# the answer and the moment the microphone listens again.
+SILENCE_DBFS = -50.0
+KEEP_SILENCE_SECONDS = 0.02
+
+
+def trim_silence(samples: np.ndarray, rate: int) -> np.ndarray:
+    """The samples from the first to the last audible 10 ms, with a short margin each side."""
+    frame = max(1, rate // 100)
+    frames = len(samples) // frame
+    if frames == 0:
+        return samples
+    power = np.mean(samples[:frames * frame].reshape(frames, frame) ** 2, axis=1)
+    audible = np.flatnonzero(10 * np.log10(power + 1e-12) > SILENCE_DBFS)
+    if len(audible) == 0:
+        return samples[:0]
+    margin = int(rate * KEEP_SILENCE_SECONDS)
+    return samples[max(0, audible[0] * frame - margin):min(len(samples), (audible[-1] + 1) * frame + margin)]
 
 
 CHIME_RATE = 22050

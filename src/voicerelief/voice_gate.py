@@ -78,9 +78,13 @@ class VoiceGate:
             return Passage(())
         levels = frame_levels_dbfs(self._emphasized(block), self.frame_length)
         self._follow_floor(float(levels.min()), seconds)
-        loud = bool(levels.max() > self.threshold_dbfs)
+        loud_frames = np.flatnonzero(levels > self.threshold_dbfs)
+        loud = len(loud_frames) > 0
         if self.is_open:
-            self._quiet_seconds = 0.0 if loud else self._quiet_seconds + seconds
+            if loud:
+                self._quiet_seconds = (len(levels) - 1 - int(loud_frames[-1])) * FRAME_SECONDS
+            else:
+                self._quiet_seconds += seconds
             self.blocks_passed += 1
             if self._quiet_seconds >= self.settings.hangover_seconds:
                 self.is_open = False
@@ -88,13 +92,18 @@ class VoiceGate:
             return Passage((block,))
         if loud:
             self.is_open = True
-            self._quiet_seconds = 0.0
+            self._quiet_seconds = (len(levels) - 1 - int(loud_frames[-1])) * FRAME_SECONDS
             passed = tuple(self._pre_roll) + (block,)
             self._clear_pre_roll()
             self.blocks_passed += len(passed)
             return Passage(passed)
         self._keep_for_pre_roll(block)
         return Passage(())
+
+    @property
+    def quiet_seconds(self) -> float:
+        """How long the open gate has heard nothing loud: the silence after the last sound of a voice."""
+        return self._quiet_seconds
 
     def clear(self) -> None:
         """Forget the audio heard so far (the noise floor stays learnt)."""

@@ -1,0 +1,161 @@
+"""False accepts from background speech: what the app would act on that nobody said to it.
+
+The clips (default: ../shared/data/background-dev/*) are joined into one stream with
+quiet room noise between them and fed, in 0.1 s blocks, through the real listening
+path: `Listener.listen` with its voice gate, recognizer and wake gate, listening as
+the session does in each state context. Every phrase it passes on is a false accept.
+
+Beside each figure, the same stream through today's behaviour before per-state
+grammars (one grammar of every phrase, from `commands_before_state_grammars.toml`).
+
+Run: .venv/bin/python bench/false_accepts.py [FOLDER ...] [--minutes N]
+The last line printed is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import soxr
+
+from voicerelief.commands import PhraseTable, load_phrase_table
+from voicerelief.recognizer import BLOCK_SECONDS
+from voicerelief.synthesize import noise_at_level
+from voicerelief.voice_gate import frame_levels_dbfs
+
+RATE = 16000
+ROOM_DBFS = -60.0
+GAP_SECONDS = (1.0, 3.0)
+BEFORE = Path(__file__).with_name("commands_before_state_grammars.toml")
+# State contexts: the state whose listening set is used, and whether a session is under way.
+CONTEXTS = {
+    "idle (wake phrase needed)": ("idle", False),
+    "red-flag question (yes/no)": ("redFlags", True),
+    "pain score": ("painBefore", True),
+    "stretch control": ("stretchHold", True),
+    "ice on (waiting)": ("iceOn", True),
+}
+RED_FLAG_CONTEXT = "red-flag question (yes/no)"
+
+
+@dataclass
+class Stream:
+    samples: np.ndarray
+    speech_seconds: float
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / RATE
+
+
+def build_stream(folders: list[Path], minutes: float | None, seed: int = 11) -> Stream:
+    """Every clip in order, quiet pink room noise between; speech time counted from the clips' loud frames."""
+    generator = np.random.default_rng(seed)
+    paths = sorted(p for folder in folders for p in folder.iterdir() if p.suffix.lower() in (".wav", ".flac"))
+    pieces, speech_seconds, total = [], 0.0, 0
+    for index, path in enumerate(paths):
+        clip, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        clip = clip.mean(axis=1)
+        if rate != RATE:
+            clip = soxr.resample(clip, rate, RATE)
+        clip16 = np.clip(clip * 32768, -32768, 32767)
+        levels = frame_levels_dbfs(clip16, int(RATE * 0.02))
+        voiced = levels > max(float(np.percentile(levels, 10)) + 10.0, -55.0)
+        speech_seconds += float(voiced.sum()) * 0.02
+        gap = int(RATE * generator.uniform(*GAP_SECONDS))
+        pieces += [noise_at_level(gap, ROOM_DBFS, seed + index), clip16]
+        total += gap + len(clip16)
+        if minutes is not None and total >= minutes * 60 * RATE:
+            break
+    pieces.append(noise_at_level(RATE * 2, ROOM_DBFS, seed))
+    samples = np.clip(np.concatenate(pieces), -32768, 32767).astype(np.int16)
+    return Stream(samples, speech_seconds)
+
+
+class RecordedRoom:
+    """The stream as the listener's block source, 0.1 s at a time."""
+
+    def __init__(self, samples: np.ndarray) -> None:
+        self.rate = RATE
+        self._samples = samples
+
+    def blocks(self):
+        size = int(RATE * BLOCK_SECONDS)
+        for start in range(0, len(self._samples), size):
+            yield self._samples[start:start + size].tobytes()
+
+
+def count_accepts(table_path: str | None, state: str, in_session: bool, samples: np.ndarray) -> list[str]:
+    """Runs in a worker: the phrases the real listener passes on for this context."""
+    from voicerelief.listener import Command, Listener
+    from voicerelief.models import find_model
+    from voicerelief.recognizer import load_model
+    from voicerelief.session import Expect, heard_in_state
+
+    table: PhraseTable = load_phrase_table(Path(table_path) if table_path else None)
+    model = load_model(find_model(), table)
+    accepted: list[str] = []
+
+    def post(item) -> None:
+        if isinstance(item, Command) and item.heard.intent is not None:
+            accepted.append(item.heard.text)
+        elif not isinstance(item, Command) and item.key == "devices.wake":
+            accepted.append("(woken)")
+
+    listener = Listener(model, table, None, post, lambda: in_session, lambda: None)
+    if table_path is None:
+        listener.expect(Expect(heard_in_state(state, table)))
+    listener.listen(RecordedRoom(samples))
+    return accepted
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("folders", nargs="*", type=Path)
+    parser.add_argument("--minutes", type=float, help="only the first N minutes of the joined stream")
+    args = parser.parse_args()
+    folders = args.folders or sorted((Path(__file__).resolve().parents[2] / "shared" / "data" / "background-dev").iterdir())
+    folders = [f for f in folders if f.is_dir()]
+    if not folders:
+        sys.exit("No folders of background clips found; give them as arguments.")
+    stream = build_stream(folders, args.minutes)
+    audio_hours, speech_hours = stream.seconds / 3600, stream.speech_seconds / 3600
+    jobs = {}
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        for name, (state, in_session) in CONTEXTS.items():
+            jobs[(name, "now")] = pool.submit(count_accepts, None, state, in_session, stream.samples)
+            jobs[(name, "before")] = pool.submit(count_accepts, str(BEFORE), state, in_session, stream.samples)
+        results = {key: job.result() for key, job in jobs.items()}
+
+    print(f"Background speech: {audio_hours * 60:.1f} min of audio, {speech_hours * 60:.1f} min of it speech, "
+          f"from {', '.join(str(f) for f in folders)}.\n")
+    print("| state context | false accepts per hour of speech | before per-state grammars (same stream) |")
+    print("| --- | ---: | ---: |")
+    rates = {}
+    for name in CONTEXTS:
+        now, before = results[(name, "now")], results[(name, "before")]
+        rates[name] = len(now) / speech_hours
+        print(f"| {name} | {rates[name]:.2f} ({len(now)}: {', '.join(sorted(set(now))) or '-'}) "
+              f"| {len(before) / speech_hours:.2f} ({len(before)}: {', '.join(sorted(set(before))) or '-'}) |")
+    session = {name: rate for name, rate in rates.items() if CONTEXTS[name][1]}
+    print(json.dumps({
+        "audio_hours": round(audio_hours, 4),
+        "speech_hours": round(speech_hours, 4),
+        "idle_per_speech_hour": round(rates["idle (wake phrase needed)"], 3),
+        "session_per_speech_hour": round(max(session.values()), 3),
+        "worst_session_context": max(session, key=session.get),
+        "red_flag_per_speech_hour": round(rates[RED_FLAG_CONTEXT], 3),
+        "per_context_per_audio_hour": {name: round(len(results[(name, 'now')]) / audio_hours, 3) for name in CONTEXTS},
+        "before_per_speech_hour": {name: round(len(results[(name, 'before')]) / speech_hours, 3) for name in CONTEXTS},
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Each state listens for its own answers: the grammar follows the session, and real speech is heard better."""
+
+import shutil
+from collections import defaultdict
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from harness import MONDAY_8AM, Harness
+from voicerelief.app import load_content
+from voicerelief.evaluation import Score, real_samples
+from voicerelief.recognizer import FileRecognizer
+from voicerelief.session import STATE_NAMES, Expect, Memory, Said, Say, Session, heard_in_state
+
+SAVED_BEFORE = Path(__file__).parent / "data" / "saved-before-state-grammars"
+
+
+@pytest.fixture(scope="module")
+def content():
+    return load_content()
+
+
+def _answer(content, state: str, intent: str) -> list[str]:
+    """The keys of what a session standing in ``state`` says to ``intent``."""
+    session = Session(content.prompts, content.timings, content.routine, content.table,
+                      Memory(state=state, onset=MONDAY_8AM.isoformat(), last_session=MONDAY_8AM.isoformat(),
+                             episode=1, ice_due=(MONDAY_8AM + timedelta(minutes=20)).isoformat(),
+                             ice_on_since=MONDAY_8AM.isoformat()))
+    effects = session.handle(Said(intent, 5 if intent == "number" else 24 if intent == "onset" else None),
+                             MONDAY_8AM + timedelta(minutes=1))
+    return [effect.key for effect in effects if isinstance(effect, Say)]
+
+
+@pytest.mark.parametrize("state", [s for s in STATE_NAMES if s != "urgent"])
+def test_a_state_listens_for_exactly_what_it_acts_on(content, state):
+    heard = heard_in_state(state, content.table)
+    for intent in sorted(content.table.intent_names() - {"wake"}):
+        said = _answer(content, state, intent)
+        if intent in heard:
+            assert "session.not_now" not in said and said != ["session.reprompt"], (
+                f"{state} listens for {intent!r} but does nothing with it: {said}")
+        else:
+            assert said[:1] == ["session.not_now"], f"{state} acts on {intent!r} without listening for it"
+
+
+def test_the_session_tells_the_listener_when_the_grammar_changes(content, tmp_path):
+    expected = []
+    run = Harness(tmp_path)
+    run.runner.listen_for = expected.append
+    run.say("start")
+    assert expected[-1] == Expect(heard_in_state("redFlags", content.table), question=True)
+    assert "number" not in expected[-1].intents and "start_ice" not in expected[-1].intents
+    for _ in range(len(run.runner.session.red_flag_keys)):
+        run.say("no")
+    run.say("yesterday")
+    assert expected[-1].intents == heard_in_state("painBefore", content.table)
+    assert "number" in expected[-1].intents and "yes" not in expected[-1].intents
+
+
+def test_a_session_saved_by_the_previous_version_restores(tmp_path):
+    """A data folder written by the version before state grammars, with ice on for 12 minutes."""
+    data = tmp_path / "data"
+    shutil.copytree(SAVED_BEFORE, data)
+    run = Harness(data, start=MONDAY_8AM + timedelta(minutes=12))
+    assert run.state == "iceOn"
+    assert "Your ice has been on for 12 minutes; 8 minutes to go." in [s.text for s in run.spoken]
+    assert run.wait(minutes=8)[-1].startswith("Time is up. Take the ice off now.")
+    run.say("done")
+    assert run.state == "skinCheck"
+
+
+@pytest.fixture(scope="module")
+def scores_in_state(vosk_model, table, shared_data):
+    """Every real recording, in the benchmark's order (vosk adapts to what it heard before), per state."""
+    samples = list(real_samples(shared_data))
+    measured: dict[str, dict[str, Score]] = {}
+
+    def score(state: str) -> dict[str, Score]:
+        if state not in measured:
+            restricted = table.restricted_to(heard_in_state(state, table))
+            recognizer = FileRecognizer(vosk_model, restricted)
+            measured[state] = defaultdict(Score)
+            for sample in samples:
+                if sample.expected is not None and sample.expected.name not in restricted.intent_names():
+                    continue
+                heard, _ = recognizer.recognize(sample.load())
+                measured[state][sample.group].total += 1
+                measured[state][sample.group].correct += heard.intent == sample.expected
+        return measured[state]
+
+    return score
+
+
+@pytest.mark.parametrize("state, group, floor", [
+    ("painBefore", "digits", 0.95),
+    ("redFlags", "yes/no/stop", 0.95),
+    ("painBefore", "unknown", 0.90),
+    ("redFlags", "unknown", 0.95),
+])
+def test_real_speech_in_a_state(scores_in_state, state, group, floor):
+    score = scores_in_state(state)[group]
+    assert score.total >= 40
+    assert score.rate >= floor, f"{state}, {group}: {score.correct}/{score.total}"
