@@ -72,6 +72,8 @@ def test_how_am_i_doing_is_answered_from_the_episode(filled):
 def test_a_clinician_is_suggested_when_pain_is_not_easing_after_a_week(tmp_path):
     run = Harness(tmp_path / "d")
     run.first_session_to_rest(onset="last week", pain="six")
+    run.say("start heat")
+    run.say("ready")
     spoken = run.say("my progress")
     assert spoken[0] == "Your first pain score was 6. The latest is 6, and the best was 6."
     assert "see a doctor or physiotherapist" in spoken[-1]

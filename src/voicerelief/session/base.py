@@ -1,0 +1,89 @@
+"""What every phase of the session shares: its parts, its memory, and how it says and schedules things."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from transitions import Machine
+
+from voicerelief.commands import PhraseTable
+from voicerelief.prompts import Prompts
+from voicerelief.protocol import Timings
+from voicerelief.routine import Stretch
+from voicerelief.session.events import CancelTimer, Effect, Record, Say, StartTimer
+from voicerelief.session.machine import QUESTION_STATES
+from voicerelief.session.memory import Memory
+
+
+class SessionBase:
+    """The parts and helpers the phases use; `Session` puts the phases together."""
+
+    prompts: Prompts
+    timings: Timings
+    routine: tuple[Stretch, ...]
+    table: PhraseTable
+    memory: Memory
+    machine: Machine
+    state: str
+    now: datetime
+    red_flag_keys: list[str]
+    _effects: list[Effect]
+    # Bound to each instance by `transitions`.
+    trigger: Callable[[str], bool]
+
+    def _ice_minutes_left(self) -> int | None:
+        if not self.memory.ice_due:
+            return None
+        return max(0, -minutes_between(self.memory.ice_due, self.now))
+
+    def _hours_since_onset(self) -> float:
+        if not self.memory.onset:
+            return 0.0
+        return (self.now - time_of(self.memory.onset)).total_seconds() / 3600
+
+    def _episode_is_current(self) -> bool:
+        memory = self.memory
+        if not memory.episode or not memory.last_session:
+            return False
+        return self.now - time_of(memory.last_session) < timedelta(days=self.timings.episode_days)
+
+    def _is_question(self) -> bool:
+        return self.state in QUESTION_STATES
+
+    def _ask(self, key: str, urgency: int = 0, **fields: Any) -> None:
+        text = self.prompts.say(key, **fields)
+        self.memory.last_prompt = text
+        self._emit(Say(text, key, urgency))
+
+    def _say(self, key: str, urgency: int = 0, **fields: Any) -> None:
+        self._emit(Say(self.prompts.say(key, **fields), key, urgency))
+
+    def _start(self, name: str, seconds: float) -> None:
+        self._emit(StartTimer(name, self.now + timedelta(seconds=seconds)))
+
+    def _cancel(self, name: str) -> None:
+        self._emit(CancelTimer(name))
+
+    def _record(self, kind: str, data: dict[str, Any]) -> None:
+        self._emit(Record(kind, data))
+
+    def _emit(self, effect: Effect) -> None:
+        self._effects.append(effect)
+
+
+def time_of(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def minutes_between(start: str, end: datetime) -> int:
+    return int((end - time_of(start)).total_seconds() // 60) if start else 0
+
+
+def count_on_day(moments: list[str], day: str) -> int:
+    """How many of the ISO moments fall on the ISO ``day``."""
+    return sum(moment.startswith(day) for moment in moments)
+
+
+def clock_time(moment: datetime) -> str:
+    return moment.strftime("%H:%M")

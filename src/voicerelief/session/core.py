@@ -1,0 +1,351 @@
+"""The session: events in, effects out, with the phases of the protocol put together on one machine."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from transitions import Machine
+
+from voicerelief.commands import NUMBER, ONSET, PhraseTable
+from voicerelief.prompts import Prompts
+from voicerelief.protocol import Timings
+from voicerelief.routine import Stretch
+from voicerelief.session.base import minutes_between, time_of
+from voicerelief.session.cold_and_heat import ColdAndHeat
+from voicerelief.session.events import (AdjustVoice, Effect, Event, Expect, NotUnderstood, Quit, Said, Say,
+                                        SpokeDone, TimerFired)
+from voicerelief.session.machine import (ANSWERED_IN_STATE, INTERNAL_TRIGGERS, STARTING_INTENTS, STATES,
+                                         STRETCH_STATES, TRANSITIONS, heard_in_state, one_trigger_each)
+from voicerelief.session.memory import Memory
+from voicerelief.session.progress import Progress
+from voicerelief.session.screening import RED_FLAG_SECTION, Screening
+from voicerelief.session.stretches import TIMERS_OF_STRETCH, Stretches
+
+# Every prompt the session speaks, and the placeholders any prompt may use: checked at start.
+PROMPT_KEYS = frozenset({
+    "confirm_end", "disclaimer", "ended", "ended_with_ice", "faster", "goodbye", "heat_done", "heat_on",
+    "heat_ready", "heat_remove", "heat_remove_again", "help", "help_between", "ice_back", "ice_first_off", "ice_halfway",
+    "ice_not_today", "ice_off", "ice_on", "ice_one_minute", "ice_ready", "ice_remove", "ice_remove_again",
+    "ice_remove_urgent", "ice_round_done", "ice_second", "ice_too_late", "idle", "late_deadline", "louder",
+    "medication", "next_heat", "next_ice", "not_ended", "not_now", "not_understood", "offer_help", "onset", "pain_after",
+    "pain_before", "pain_confirm", "paused", "progress_none", "progress_pain", "progress_rounds", "quieter",
+    "recheck", "redflag_intro", "reprompt", "rest", "restored_heat", "restored_ice", "restored_ice_off",
+    "resumed", "see_someone", "session_end", "skin_check", "skin_stop", "slower", "still_paused",
+    "stretch_begin", "stretch_count", "stretch_done", "stretch_hold", "stretch_hurt", "stretch_hurt_again",
+    "stretch_intro", "stretch_offer", "stretch_release", "stretch_rep", "stretch_rest", "stretch_rules",
+    "stretch_side", "stretch_skipped_double", "stretch_step", "stretches_finished", "summary_pain",
+    "summary_rounds", "time_left_heat", "time_left_ice", "time_left_ice_off", "time_left_none", "urgent",
+    "urgent_again", "welcome", "welcome_back",
+})
+PROMPT_FIELDS = frozenset({"after", "answers", "before", "best", "count", "elapsed", "first", "heat", "heat_today",
+                           "ice", "ice_today", "late", "latest", "left", "minutes", "name", "rep", "reps", "score",
+                           "seconds", "side", "step", "time", "timer"})
+
+# Intents handled the same way in every state.
+VOICE_STEPS = {"slower": AdjustVoice(rate_step=-20), "faster": AdjustVoice(rate_step=20),
+               "louder": AdjustVoice(volume_step=0.15), "quieter": AdjustVoice(volume_step=-0.15)}
+
+
+class Session(Screening, ColdAndHeat, Stretches, Progress):
+    """The relief protocol. Call ``handle(event, now)``; it returns the effects to carry out."""
+
+    def __init__(self, prompts: Prompts, timings: Timings, routine: tuple[Stretch, ...],
+                 table: PhraseTable, memory: Memory | None = None) -> None:
+        self.prompts = prompts
+        self.timings = timings
+        self.routine = routine
+        self.table = table
+        self.memory = memory or Memory()
+        self.red_flag_keys = [key for key in prompts.texts if key.startswith(RED_FLAG_SECTION + ".")]
+        self._effects: list[Effect] = []
+        self._listening: frozenset[str] = frozenset()
+        self.now = datetime.min
+        self.machine = Machine(
+            model=self, states=[state["name"] for state in STATES], transitions=one_trigger_each(TRANSITIONS),
+            initial="boot",
+            auto_transitions=False, ignore_invalid_triggers=False, model_attribute="state",
+            after_state_change="_after_state_change",
+        )
+        if self.memory.state != "boot":
+            # Restoring: the state is set back without re-entering it, so nothing is said or
+            # started twice; timers come back from the store.
+            self.machine.set_state(self.memory.state)
+
+    def boot(self, now: datetime, greet: bool = True) -> list[Effect]:
+        """The first call after the program starts: greet (unless the front end does), or say where things stand."""
+        self.now = now
+        if self.memory.state == "boot":
+            self.trigger("power_on")
+            if greet:
+                self._say("session.welcome")
+                self._ask("session.idle")
+        elif self.state == "idle" and not greet:
+            pass
+        else:
+            self._welcome_back()
+        self._expect_changes()
+        return self._take_effects()
+
+    def handle(self, event: Event, now: datetime) -> list[Effect]:
+        self.now = now
+        if isinstance(event, SpokeDone):
+            if self._is_question() and not self.memory.paused and not self.memory.confirming_end:
+                self._start("silence", seconds=self._silence_delay())
+        elif isinstance(event, TimerFired):
+            self._on_timer(event)
+        elif isinstance(event, NotUnderstood):
+            self._on_not_understood()
+        else:
+            self._on_said(event)
+        self.memory.state = self.state
+        self._expect_changes()
+        return self._take_effects()
+
+    def expected_intents(self) -> list[str]:
+        """The intents that move the protocol on from the current state."""
+        return [t for t in self.machine.get_triggers(self.state) if t not in INTERNAL_TRIGGERS]
+
+    def listening_for(self) -> frozenset[str]:
+        """Every intent the session acts on now: what the recognizer should listen for."""
+        if self.memory.confirming_end:
+            return frozenset({"yes", "no"}) | self.table.always
+        return heard_in_state(self.state, self.table, paused=self.memory.paused)
+
+    def _on_said(self, said: Said) -> None:
+        memory = self.memory
+        self._restart_silence()
+        if memory.confirming_end:
+            self._on_end_answer(said)
+            return
+        if said.intent not in self.listening_for():
+            # Not something this moment listens for (typed, or heard before the grammar changed).
+            if self.state == "urgent":
+                self._say("session.urgent_again", urgency=1)
+            elif memory.paused:
+                self._say("session.still_paused")
+            else:
+                self._say("session.not_now")
+                self._say_help()
+            return
+        if self._on_everywhere_intent(said):
+            return
+        if memory.paused:
+            if said.intent not in self.machine.get_triggers(self.state):
+                self._say("session.still_paused")
+                return
+            # An answer to the question that was waiting is the person coming back: never ignore it.
+            memory.paused = False
+        if said.intent == NUMBER:
+            memory.pending_score = said.value
+        if said.intent == ONSET:
+            memory.onset = (self.now - timedelta(hours=said.value or 0)).isoformat()
+            self._record("onset", {"hours_ago": said.value, "onset": memory.onset})
+        if said.intent == "stop" and self.state in STRETCH_STATES:
+            said = Said("hurts")
+        if said.intent in ("stop", "cancel") or (said.intent == "goodbye" and self.state != "idle"):
+            memory.confirming_end = True
+            self._say("session.confirm_end")
+            return
+        if said.intent in ANSWERED_IN_STATE["iceOn"] and self.state in ("iceOn", "iceRemove"):
+            self._say("session.ice_first_off")
+            return
+        if said.intent in STARTING_INTENTS and self.state in ("idle", "urgent"):
+            said = Said("start")
+        elif self.state == "urgent":
+            self._say("session.urgent_again", urgency=1)
+            return
+        if said.intent in self.machine.get_triggers(self.state):
+            self.trigger(said.intent)
+        else:
+            self._reprompt()
+
+    def _on_everywhere_intent(self, said: Said) -> bool:
+        memory = self.memory
+        intent = said.intent
+        if intent == "help":
+            self._say_help()
+        elif intent == "repeat":
+            if memory.last_prompt:
+                self._emit(Say(memory.last_prompt, "repeat"))
+        elif intent == "time_left":
+            self._say_time_left()
+        elif intent == "progress":
+            self._say_progress()
+        elif intent in VOICE_STEPS:
+            self._emit(VOICE_STEPS[intent])
+            self._say(f"session.{intent}")
+        elif intent == "pause" and not memory.paused:
+            memory.paused = True
+            self._cancel("silence")
+            self._say("session.paused")
+        elif intent == "resume" and memory.paused:
+            memory.paused = False
+            self._say("session.resumed")
+            if memory.last_prompt:
+                self._emit(Say(memory.last_prompt, "repeat"))
+        elif intent == "goodbye" and self.state == "idle":
+            self._say("session.goodbye")
+            self._emit(Quit())
+        else:
+            return False
+        return True
+
+    def _say_help(self) -> None:
+        """What can be said now: the answers to this moment first, then what else is listened for."""
+        key = "session.help" if self._is_question() else "session.help_between"
+        self._say(key, answers=self._answers())
+
+    def _on_end_answer(self, said: Said) -> None:
+        memory = self.memory
+        if said.intent == "yes":
+            memory.confirming_end = False
+            memory.paused = False
+            self._record("session_end", {"state": self.state, "by": "request"})
+            ice_left = self._ice_minutes_left()
+            for name in TIMERS_OF_STRETCH + ("silence", "ice_back", "heat_due", "heat_remind"):
+                self._cancel(name)
+            self.trigger("end_session")
+            if ice_left is not None:
+                memory.session_closed = True
+                self._say("session.ended_with_ice", minutes=ice_left)
+            else:
+                self._say("session.ended")
+        elif said.intent == "no":
+            memory.confirming_end = False
+            self._say("session.not_ended")
+            if memory.last_prompt:
+                self._emit(Say(memory.last_prompt, "repeat"))
+        else:
+            self._say("session.reprompt", answers="yes or no")
+
+    def _on_not_understood(self) -> None:
+        self._restart_silence()
+        self._say("session.not_understood")
+        if self.memory.silence >= 1:
+            self._say("session.offer_help")
+        else:
+            self._say("session.reprompt", answers=self._answers())
+        self.memory.silence += 1
+
+    def _on_timer(self, fired: TimerFired) -> None:
+        memory = self.memory
+        late_minutes = int((self.now - fired.due).total_seconds() // 60)
+        if late_minutes >= 1 and fired.name in ("ice_due", "ice_back", "heat_due"):
+            timer = {"ice_due": "ice", "ice_back": "ice break", "heat_due": "heat"}[fired.name]
+            self._say("session.late_deadline", timer=timer, late=late_minutes)
+        name = fired.name
+        if name == "silence":
+            self._on_silence()
+        elif name == "ice_halfway" and self.state == "iceOn":
+            self._say("session.ice_halfway", minutes=self._ice_minutes_left() or 0)
+        elif name == "ice_one_minute" and self.state == "iceOn":
+            self._say("session.ice_one_minute", urgency=1)
+        elif name == "ice_remind" and self.state == "iceRemove":
+            memory.ice_reminders += 1
+            minutes = int((self.now - time_of(memory.ice_on_since)).total_seconds() // 60)
+            key = "session.ice_remove_urgent" if memory.ice_reminders >= 3 else "session.ice_remove_again"
+            self._say(key, minutes=minutes, urgency=1 + memory.ice_reminders)
+            self._start("ice_remind", seconds=self.timings.ice_reminder_seconds)
+        elif name == "heat_remind" and self.state == "heatRemove":
+            self._say("session.heat_remove_again", urgency=1)
+            self._start("heat_remind", seconds=self.timings.heat_reminder_seconds)
+        elif name == "hold_tick" and self.state == "stretchHold":
+            self._count_hold()
+        elif name in ("ice_due", "ice_back", "heat_due", "hold_end", "rest_end"):
+            if name in self.machine.get_triggers(self.state):
+                self.trigger(name)
+
+    def _on_silence(self) -> None:
+        memory = self.memory
+        if memory.paused or not self._is_question():
+            return
+        memory.silence += 1
+        if memory.silence == 1:
+            self._say("session.reprompt", answers=self._answers())
+            self._start("silence", seconds=self._silence_delay())
+        elif memory.silence == 2:
+            self._say("session.offer_help")
+            self._start("silence", seconds=self._silence_delay())
+        else:
+            memory.paused = True
+            self._record("paused", {"reason": "silence", "state": self.state})
+
+    def session_closed(self) -> bool:
+        return self.memory.session_closed
+
+    def _after_state_change(self) -> None:
+        self.memory.state = self.state
+        self.memory.silence = 0
+        if self._is_question():
+            self._restart_silence()
+        else:
+            self._cancel("silence")
+        self._record("transition", {"to": self.state})
+
+    def on_enter_idle(self) -> None:
+        memory = self.memory
+        memory.pain_before = memory.pain_after = memory.pending_score = None
+        memory.ice_part, memory.ice_back_at = 1, ""
+        memory.last_prompt = self.prompts.say("session.idle")
+        if memory.session_closed:
+            memory.session_closed = False
+            self._say("session.session_end")
+
+    def _welcome_back(self) -> None:
+        memory = self.memory
+        self._say("session.welcome_back")
+        if self.state == "iceOn" and memory.ice_due:
+            elapsed = minutes_between(memory.ice_on_since, self.now)
+            left = max(0, -minutes_between(memory.ice_due, self.now))
+            self._say("session.restored_ice", elapsed=elapsed, left=left)
+        elif self.state == "iceOff" and memory.ice_back_at:
+            left = max(0, -minutes_between(memory.ice_back_at, self.now))
+            self._say("session.restored_ice_off", elapsed=self.timings.ice_off_minutes - left, left=left)
+        elif self.state == "heatOn" and memory.heat_due:
+            left = max(0, -minutes_between(memory.heat_due, self.now))
+            self._say("session.restored_heat", elapsed=minutes_between(memory.heat_since, self.now), left=left)
+        elif memory.last_prompt and self.state != "idle":
+            self._emit(Say(memory.last_prompt, "repeat"))
+        else:
+            self._say("session.idle")
+
+    def _answers(self) -> str:
+        spoken = []
+        for intent in self.expected_intents():
+            if intent == NUMBER:
+                spoken.append("a number from zero to ten")
+            elif intent == ONSET:
+                spoken.append("when it began, like yesterday")
+            else:
+                phrases = self.table.phrases_for(intent)
+                if phrases:
+                    spoken.append(phrases[0])
+        if not spoken:
+            return "help"
+        return spoken[0] if len(spoken) == 1 else ", ".join(spoken[:-1]) + " or " + spoken[-1]
+
+    def _silence_delay(self) -> int:
+        """Seconds from now to the next step of the silence ladder: re-prompt, offer help, pause."""
+        talk = self.timings
+        steps = [talk.reprompt_seconds, talk.offer_help_seconds - talk.reprompt_seconds,
+                 talk.pause_seconds - talk.offer_help_seconds]
+        return steps[min(self.memory.silence, 2)]
+
+    def _restart_silence(self) -> None:
+        if self._is_question() and not self.memory.paused:
+            self._start("silence", seconds=self.timings.reprompt_seconds)
+
+    def _reprompt(self) -> None:
+        self._say("session.reprompt", answers=self._answers())
+
+    def _expect_changes(self) -> None:
+        """Tell the listener when what can be said has changed (or a question was asked again)."""
+        intents = self.listening_for()
+        question = self._is_question() and any(isinstance(effect, Say) for effect in self._effects)
+        if intents != self._listening or question:
+            self._listening = intents
+            self._emit(Expect(intents, question))
+
+    def _take_effects(self) -> list[Effect]:
+        effects, self._effects = self._effects, []
+        return effects

@@ -1,0 +1,90 @@
+"""What reaches the session (events) and what it asks the adapters to do (effects)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+# ---- events: what reaches the session ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Said:
+    """An intent the person said (recognized, or typed in text mode)."""
+
+    intent: str
+    value: int | None = None
+
+
+@dataclass(frozen=True)
+class NotUnderstood:
+    """Speech was heard but matched no phrase."""
+
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    name: str
+    due: datetime
+
+
+@dataclass(frozen=True)
+class SpokeDone:
+    """Everything said in answer to the last event has been spoken: waiting for an answer starts now."""
+
+
+Event = Said | NotUnderstood | TimerFired | SpokeDone
+
+# ---- effects: what the adapters must do ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Say:
+    text: str
+    key: str
+    # 0: plain speech; 1 and up: an alert, announced by a chime that grows louder with each reminder.
+    urgency: int = 0
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    name: str
+    due: datetime
+
+
+@dataclass(frozen=True)
+class CancelTimer:
+    name: str
+
+
+@dataclass(frozen=True)
+class Record:
+    kind: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AdjustVoice:
+    """Change speech rate (words per minute) or volume (0 to 1) by a step."""
+
+    rate_step: int = 0
+    volume_step: float = 0.0
+
+
+@dataclass(frozen=True)
+class Quit:
+    """The person said goodbye: the front end may stop."""
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What the person may say now: the recognizer listens for these intents only."""
+
+    intents: frozenset[str]
+    # A question was just asked: the answer is expected within moments, not whenever.
+    question: bool = False
+
+
+Effect = Say | StartTimer | CancelTimer | Record | AdjustVoice | Quit | Expect

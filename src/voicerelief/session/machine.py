@@ -1,0 +1,152 @@
+"""The protocol's state machine, declared as data in one place, and what each state listens for.
+
+The phases (screening, cold and heat, stretches, progress) supply the callbacks the
+table names; `heard_in_state` reads the same table to give each state its grammar.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from voicerelief.commands import PhraseTable
+
+# ---- the machine, declared as data ---------------------------------------------------
+
+# A question state waits for an answer: silence there re-prompts, then pauses quietly.
+STATES: list[dict[str, Any]] = [
+    {"name": "boot"},
+    {"name": "idle"},
+    {"name": "redFlags", "question": True},
+    {"name": "recheck", "question": True},
+    {"name": "urgent"},
+    {"name": "onset", "question": True},
+    {"name": "painBefore", "question": True},
+    {"name": "confirmPainBefore", "question": True},
+    {"name": "rest", "question": True},
+    {"name": "iceReady", "question": True},
+    {"name": "iceOn"},
+    {"name": "iceRemove"},
+    {"name": "skinCheck", "question": True},
+    {"name": "iceOff"},
+    {"name": "heatReady", "question": True},
+    {"name": "heatOn"},
+    {"name": "heatRemove"},
+    {"name": "stretchOffer", "question": True},
+    {"name": "stretchIntro", "question": True},
+    {"name": "stretchHold"},
+    {"name": "stretchRest"},
+    {"name": "painAfter", "question": True},
+    {"name": "confirmPainAfter", "question": True},
+]
+
+STRETCH_STATES = ["stretchIntro", "stretchHold", "stretchRest"]
+# States from which a new activity (ice, heat, stretches) may be started by name.
+BETWEEN_ACTIVITIES = ["rest", "stretchOffer", "painAfter", "iceReady", "heatReady"]
+
+TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "power_on", "source": "boot", "dest": "idle"},
+    # Starting: a new episode asks the red-flag questions; a known one re-checks once.
+    {"trigger": "start", "source": ["idle", "urgent"], "dest": "urgent", "conditions": "episode_is_urgent"},
+    {"trigger": "start", "source": ["idle", "urgent"], "dest": "recheck", "conditions": "episode_is_known"},
+    {"trigger": "start", "source": ["idle", "urgent"], "dest": "redFlags"},
+    {"trigger": "yes", "source": ["redFlags", "recheck"], "dest": "urgent"},
+    {"trigger": "no", "source": "redFlags", "dest": None, "conditions": "more_red_flags",
+     "after": "ask_next_red_flag"},
+    {"trigger": "no", "source": "redFlags", "dest": "onset"},
+    {"trigger": "no", "source": "recheck", "dest": "painBefore"},
+    {"trigger": "onset", "source": "onset", "dest": "painBefore"},
+    # Pain before, confirmed.
+    {"trigger": "number", "source": "painBefore", "dest": "confirmPainBefore"},
+    {"trigger": "no", "source": "confirmPainBefore", "dest": "painBefore"},
+    {"trigger": "number", "source": "confirmPainBefore", "dest": "confirmPainBefore"},
+    {"trigger": "yes", "source": "confirmPainBefore", "dest": "rest"},
+    # After rest: ice in the first hours, heat after.
+    {"trigger": "next", "source": "rest", "dest": "iceReady", "conditions": "ice_allowed"},
+    {"trigger": "next", "source": "rest", "dest": "heatReady"},
+    {"trigger": "start_ice", "source": BETWEEN_ACTIVITIES, "dest": "iceReady", "conditions": "ice_allowed"},
+    {"trigger": "start_ice", "source": BETWEEN_ACTIVITIES, "dest": "heatReady", "after": "explain_no_ice"},
+    {"trigger": "start_heat", "source": BETWEEN_ACTIVITIES, "dest": "heatReady"},
+    {"trigger": "stretches", "source": BETWEEN_ACTIVITIES, "dest": "stretchIntro", "before": "begin_routine"},
+    # The ice round: on, remove, skin check, off, on again, remove, skin check.
+    {"trigger": ["next", "yes"], "source": "iceReady", "dest": "iceOn"},
+    {"trigger": "ice_due", "source": "*", "dest": "iceRemove"},
+    {"trigger": "ice_off", "source": ["iceOn", "iceRemove"], "dest": "skinCheck"},
+    {"trigger": "next", "source": "iceRemove", "dest": "skinCheck"},
+    {"trigger": "yes", "source": "skinCheck", "dest": "idle", "conditions": "session_closed",
+     "before": "stop_cold_for_today"},
+    {"trigger": "yes", "source": "skinCheck", "dest": "stretchOffer", "before": "stop_cold_for_today"},
+    {"trigger": "no", "source": "skinCheck", "dest": "idle", "conditions": "session_closed"},
+    {"trigger": "no", "source": "skinCheck", "dest": "iceOff", "conditions": "first_ice_part"},
+    {"trigger": "no", "source": "skinCheck", "dest": "stretchOffer", "before": "finish_ice_round"},
+    {"trigger": "ice_back", "source": "iceOff", "dest": "iceReady"},
+    # Heat.
+    {"trigger": ["next", "yes"], "source": "heatReady", "dest": "heatOn"},
+    {"trigger": "heat_due", "source": "heatOn", "dest": "heatRemove"},
+    {"trigger": ["next", "ice_off"], "source": ["heatOn", "heatRemove"], "dest": "stretchOffer",
+     "before": "finish_heat"},
+    # Stretches.
+    {"trigger": "yes", "source": "stretchOffer", "dest": "stretchIntro", "before": "begin_routine"},
+    {"trigger": "no", "source": "stretchOffer", "dest": "painAfter"},
+    {"trigger": ["next", "yes"], "source": "stretchIntro", "dest": "stretchHold"},
+    {"trigger": ["hold_end", "next"], "source": "stretchHold", "dest": "stretchRest", "conditions": "more_reps"},
+    {"trigger": ["hold_end", "next"], "source": "stretchHold", "dest": "stretchIntro",
+     "conditions": "advance_stretch", "before": "finish_stretch"},
+    {"trigger": ["hold_end", "next"], "source": "stretchHold", "dest": "painAfter",
+     "before": ["finish_stretch", "finish_routine"]},
+    {"trigger": ["rest_end", "next"], "source": "stretchRest", "dest": "stretchHold"},
+    {"trigger": "skip", "source": STRETCH_STATES, "dest": "stretchIntro",
+     "conditions": "advance_stretch", "before": "skip_stretch"},
+    {"trigger": "skip", "source": STRETCH_STATES, "dest": "painAfter", "before": ["skip_stretch", "finish_routine"]},
+    {"trigger": "hurts", "source": STRETCH_STATES, "dest": "stretchIntro", "conditions": "first_hurt_and_more",
+     "before": "stop_stretch"},
+    {"trigger": "hurts", "source": STRETCH_STATES, "dest": "painAfter", "before": "stop_routine"},
+    # Pain after, confirmed, then the summary.
+    {"trigger": "number", "source": "painAfter", "dest": "confirmPainAfter"},
+    {"trigger": "no", "source": "confirmPainAfter", "dest": "painAfter"},
+    {"trigger": "number", "source": "confirmPainAfter", "dest": "confirmPainAfter"},
+    {"trigger": "yes", "source": "confirmPainAfter", "dest": "idle", "before": "summarize"},
+    # Ending on request (after a spoken confirmation).
+    {"trigger": "end_session", "source": "*", "dest": "idle"},
+]
+
+
+QUESTION_STATES = frozenset(state["name"] for state in STATES if state.get("question"))
+# Triggers that come from timers and the session itself, never from the person.
+INTERNAL_TRIGGERS = frozenset({"power_on", "ice_due", "ice_back", "heat_due", "hold_end", "rest_end", "end_session"})
+# Said where nothing is under way, each of these starts a session.
+STARTING_INTENTS = frozenset({"start", "start_ice", "start_heat", "stretches"})
+# Intents a state answers without a transition of its own: starting from idle, "take the ice
+# off first" while it is on, and "stop" during a stretch, which means it hurts.
+ANSWERED_IN_STATE = {
+    "idle": STARTING_INTENTS, "urgent": STARTING_INTENTS,
+    "iceOn": frozenset({"start_heat", "stretches"}), "iceRemove": frozenset({"start_heat", "stretches"}),
+    **{state: frozenset({"hurts"}) for state in STRETCH_STATES},
+}
+STATE_NAMES = tuple(state["name"] for state in STATES if state["name"] != "boot")
+
+
+def heard_in_state(state: str, table: PhraseTable, paused: bool = False) -> frozenset[str]:
+    """The intents a state acts on, read from the transition table, and those heard everywhere."""
+    triggers = {transition["trigger"] for transition in one_trigger_each(TRANSITIONS)
+                if _includes(transition["source"], state)} - INTERNAL_TRIGGERS
+    triggers |= ANSWERED_IN_STATE.get(state, frozenset())
+    heard = triggers | table.always
+    if state not in QUESTION_STATES:
+        heard |= table.between_questions | {"wake"}
+    if paused:
+        heard.add("resume")
+    return frozenset(heard)
+
+
+def _includes(source: str | list[str], state: str) -> bool:
+    return source == "*" or source == state or (isinstance(source, list) and state in source)
+
+
+def one_trigger_each(transitions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The table allows a list of triggers for one transition; `transitions` wants one each."""
+    expanded = []
+    for transition in transitions:
+        triggers = transition["trigger"]
+        for trigger in triggers if isinstance(triggers, list) else [triggers]:
+            expanded.append({**transition, "trigger": trigger})
+    return expanded

@@ -1,0 +1,54 @@
+"""What the session remembers between events, saved after every step."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Memory:
+    """Everything the session knows, saved after every event and restored after a restart."""
+
+    state: str = "boot"
+    episode: int = 0
+    onset: str = ""
+    urgent: bool = False
+    last_session: str = ""
+    cold_stopped_on: str = ""
+    see_someone_said: bool = False
+    ice_rounds: list[str] = field(default_factory=list)
+    heat_rounds: list[str] = field(default_factory=list)
+    pains: list[tuple[str, int]] = field(default_factory=list)
+    pain_before: int | None = None
+    pain_after: int | None = None
+    pending_score: int | None = None
+    red_flag: int = 0
+    ice_part: int = 1
+    ice_on_since: str = ""
+    ice_due: str = ""
+    ice_back_at: str = ""
+    ice_reminders: int = 0
+    heat_due: str = ""
+    heat_since: str = ""
+    session_closed: bool = False
+    stretch: int = 0
+    side: int = 0
+    rep: int = 1
+    count: int = 0
+    hurts: int = 0
+    uncomfortable: list[str] = field(default_factory=list)
+    paused: bool = False
+    confirming_end: bool = False
+    silence: int = 0
+    last_prompt: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Memory:
+        known = {name for name in cls.__dataclass_fields__}
+        memory = cls(**{key: value for key, value in data.items() if key in known})
+        memory.pains = [(moment, score) for moment, score in memory.pains]
+        return memory

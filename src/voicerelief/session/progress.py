@@ -1,0 +1,71 @@
+"""Progress: pain scores before and after (each confirmed), the summary, and "how am I doing"."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from voicerelief.session.base import SessionBase, clock_time, count_on_day, time_of
+
+
+class Progress(SessionBase):
+    def on_enter_painBefore(self) -> None:
+        self._ask("session.pain_before")
+
+    def on_enter_confirmPainBefore(self) -> None:
+        self._ask("session.pain_confirm", score=self.memory.pending_score)
+
+    def on_enter_rest(self) -> None:
+        memory = self.memory
+        memory.pain_before = memory.pending_score
+        memory.pains.append((self.now.isoformat(), memory.pain_before))
+        self._record("pain", {"score": memory.pain_before, "when": "before"})
+        self._ask("session.rest")
+
+    def on_enter_painAfter(self) -> None:
+        self._ask("session.pain_after")
+
+    def on_enter_confirmPainAfter(self) -> None:
+        self._ask("session.pain_confirm", score=self.memory.pending_score)
+
+    def summarize(self) -> None:
+        memory = self.memory
+        memory.pain_after = memory.pending_score
+        memory.pains.append((self.now.isoformat(), memory.pain_after))
+        self._record("pain", {"score": memory.pain_after, "when": "after"})
+        if memory.pain_before is not None:
+            self._say("session.summary_pain", before=memory.pain_before, after=memory.pain_after)
+        today = self.now.date().isoformat()
+        self._say("session.summary_rounds",
+                  ice=count_on_day(memory.ice_rounds, today), heat=count_on_day(memory.heat_rounds, today))
+        if (memory.pain_after or 0) >= 7:
+            self._say("session.medication")
+        self._say_next_due()
+        self._say("session.session_end")
+        self._record("session_end", {"state": "summary", "by": "protocol"})
+
+    def _say_progress(self) -> None:
+        memory = self.memory
+        scores = [score for _, score in memory.pains]
+        if not scores:
+            self._say("session.progress_none")
+        else:
+            self._say("session.progress_pain", first=scores[0], latest=scores[-1], best=min(scores))
+        today = self.now.date().isoformat()
+        self._say("session.progress_rounds",
+                  ice_today=count_on_day(memory.ice_rounds, today), ice=len(memory.ice_rounds),
+                  heat_today=count_on_day(memory.heat_rounds, today), heat=len(memory.heat_rounds))
+        if memory.ice_rounds or memory.heat_rounds:
+            self._say_next_due()
+        not_easing = not scores or scores[-1] >= scores[0] - 1
+        if self._hours_since_onset() >= 24 * self.timings.see_someone_days and not_easing:
+            memory.see_someone_said = True
+            self._say("session.see_someone")
+
+    def _say_next_due(self) -> None:
+        memory = self.memory
+        if memory.ice_rounds and self.ice_allowed():
+            last = time_of(memory.ice_rounds[-1])
+            self._say("session.next_ice", time=clock_time(last + timedelta(hours=self.timings.ice_next_round_hours)))
+        else:
+            last = time_of(memory.heat_rounds[-1]) if memory.heat_rounds else self.now
+            self._say("session.next_heat", time=clock_time(last + timedelta(hours=self.timings.heat_next_round_hours)))

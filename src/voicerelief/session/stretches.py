@@ -1,0 +1,141 @@
+"""Stretches: the routine from the content file, held and counted, skipped or stopped on pain."""
+
+from __future__ import annotations
+
+from voicerelief.routine import Stretch
+from voicerelief.session.base import SessionBase
+
+TIMERS_OF_STRETCH = ("hold_tick", "hold_end", "rest_end")
+
+
+class Stretches(SessionBase):
+    def more_reps(self) -> bool:
+        stretch = self.routine[self.memory.stretch]
+        return self.memory.rep < stretch.reps or self.memory.side + 1 < max(1, len(stretch.sides))
+
+    def advance_stretch(self) -> bool:
+        return self._next_stretch_index() is not None
+
+    def first_hurt_and_more(self) -> bool:
+        return self.memory.hurts == 0 and self.advance_stretch()
+
+    def begin_routine(self) -> None:
+        memory = self.memory
+        memory.stretch, memory.side, memory.rep, memory.hurts = 0, 0, 1, 0
+        memory.uncomfortable = []
+        self._say("session.stretch_rules")
+
+    def finish_stretch(self) -> None:
+        self._cancel_stretch_timers()
+        self._record("stretch", {"name": self._stretch().name, "outcome": "done"})
+        self._say("session.stretch_done")
+        self._move_to_next_stretch()
+
+    def skip_stretch(self) -> None:
+        self._cancel_stretch_timers()
+        stretch = self._stretch()
+        self.memory.uncomfortable.append(stretch.name)
+        self._record("stretch", {"name": stretch.name, "outcome": "skipped"})
+        self._move_to_next_stretch()
+
+    def stop_stretch(self) -> None:
+        self._stop_current_stretch()
+        self.memory.uncomfortable.append(self._stretch().name)
+        self._say("session.stretch_hurt", urgency=1)
+        self._move_to_next_stretch()
+
+    def stop_routine(self) -> None:
+        self._stop_current_stretch()
+        self._say("session.stretch_hurt" if self.memory.hurts == 1 else "session.stretch_hurt_again", urgency=1)
+
+    def _stop_current_stretch(self) -> None:
+        """Pain during a stretch: end it at once, count it, and record it."""
+        self._cancel_stretch_timers()
+        self.memory.hurts += 1
+        self._record("stretch", {"name": self._stretch().name, "outcome": "stopped"})
+
+    def finish_routine(self) -> None:
+        self._cancel_stretch_timers()
+        self._say("session.stretches_finished")
+
+    def on_enter_stretchOffer(self) -> None:
+        memory = self.memory
+        if memory.ice_part == 2 or memory.cold_stopped_on:
+            memory.ice_part = 1
+        memory.ice_back_at = ""
+        self._ask("session.stretch_offer")
+
+    def on_enter_stretchIntro(self) -> None:
+        stretch = self._stretch()
+        self._say("session.stretch_intro", name=stretch.name)
+        for step in stretch.steps:
+            self._say("session.stretch_step", step=step)
+        self._ask("session.stretch_begin")
+
+    def on_enter_stretchHold(self) -> None:
+        memory = self.memory
+        stretch = self._stretch()
+        if stretch.sides:
+            self._say("session.stretch_side", side=stretch.sides[memory.side].capitalize())
+        if stretch.reps > 1:
+            self._say("session.stretch_rep", rep=memory.rep, reps=stretch.reps)
+        memory.count = 0
+        self._ask("session.stretch_hold", seconds=stretch.hold_seconds)
+        self._start_next_count(stretch)
+        self._start("hold_end", seconds=stretch.hold_seconds)
+
+    def on_enter_stretchRest(self) -> None:
+        memory = self.memory
+        stretch = self._stretch()
+        self._cancel("hold_tick")
+        self._cancel("hold_end")
+        self._say("session.stretch_release")
+        if memory.side + 1 < len(stretch.sides):
+            memory.side += 1
+        else:
+            memory.side = 0
+            memory.rep += 1
+        self._ask("session.stretch_rest")
+        self._start("rest_end", seconds=max(1, stretch.rest_seconds))
+
+    def _stretch(self) -> Stretch:
+        return self.routine[self.memory.stretch]
+
+    def _next_stretch_index(self) -> int | None:
+        memory = self.memory
+        for index in range(memory.stretch + 1, len(self.routine)):
+            condition = self.routine[index].only_if_comfortable
+            if not condition or condition not in memory.uncomfortable:
+                return index
+        return None
+
+    def _move_to_next_stretch(self) -> None:
+        memory = self.memory
+        following = self._next_stretch_index()
+        skipped_for_safety = [s for s in self.routine[memory.stretch + 1:following]
+                              if s.only_if_comfortable in memory.uncomfortable]
+        if skipped_for_safety:
+            self._say("session.stretch_skipped_double")
+        if following is not None:
+            memory.stretch, memory.side, memory.rep = following, 0, 1
+
+    def _cancel_stretch_timers(self) -> None:
+        for name in TIMERS_OF_STRETCH:
+            self._cancel(name)
+
+    def _count_hold(self) -> None:
+        memory = self.memory
+        stretch = self._stretch()
+        memory.count += _count_step(stretch.hold_seconds)
+        self._say("session.stretch_count", count=memory.count)
+        self._start_next_count(stretch)
+
+    def _start_next_count(self, stretch: Stretch) -> None:
+        step = _count_step(stretch.hold_seconds)
+        if self.memory.count + step < stretch.hold_seconds:
+            self._start("hold_tick", seconds=step)
+
+
+def _count_step(hold_seconds: int) -> int:
+    """Count every second for short holds, every five seconds for long ones."""
+    return 1 if hold_seconds <= 10 else 5
