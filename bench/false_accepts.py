@@ -5,8 +5,9 @@ quiet room noise between them and fed, in 0.1 s blocks, through the real listeni
 path: `Listener.listen` with its voice gate, recognizer and wake gate, listening as
 the session does in each state context. Every phrase it passes on is a false accept.
 
-Beside each figure, the same stream through today's behaviour before per-state
-grammars (one grammar of every phrase, from `commands_before_state_grammars.toml`).
+Beside each figure, the same stream through the version before per-state grammars
+(`baseline.py`: its own code and phrase table, from a git worktree), in the same run.
+Each context runs in a process of its own, two at a time.
 
 Run: .venv/bin/python bench/false_accepts.py [FOLDER ...] [--minutes N]
 The last line printed is one JSON object with the figures.
@@ -16,8 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
-from concurrent.futures import ProcessPoolExecutor
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +29,8 @@ import numpy as np
 import soundfile
 import soxr
 
-from voicerelief.commands import PhraseTable, load_phrase_table
+from baseline import BASELINE_COMMIT, baseline_source
+from voicerelief.models import find_model
 from voicerelief.recognizer import BLOCK_SECONDS
 from voicerelief.synthesize import noise_at_level
 from voicerelief.voice_gate import frame_levels_dbfs
@@ -33,7 +38,6 @@ from voicerelief.voice_gate import frame_levels_dbfs
 RATE = 16000
 ROOM_DBFS = -60.0
 GAP_SECONDS = (1.0, 3.0)
-BEFORE = Path(__file__).with_name("commands_before_state_grammars.toml")
 # State contexts: the state whose listening set is used, and whether a session is under way.
 CONTEXTS = {
     "idle (wake phrase needed)": ("idle", False),
@@ -56,7 +60,10 @@ class Stream:
 
 
 def build_stream(folders: list[Path], minutes: float | None, seed: int = 11) -> Stream:
-    """Every clip in order, quiet pink room noise between; speech time counted from the clips' loud frames."""
+    """Every clip in order, quiet pink room noise between.
+
+    A clip's speech lasts from its first to its last frame 10 dB above its own quiet parts.
+    """
     generator = np.random.default_rng(seed)
     paths = sorted(p for folder in folders for p in folder.iterdir() if p.suffix.lower() in (".wav", ".flac"))
     pieces, speech_seconds, total = [], 0.0, 0
@@ -67,8 +74,9 @@ def build_stream(folders: list[Path], minutes: float | None, seed: int = 11) -> 
             clip = soxr.resample(clip, rate, RATE)
         clip16 = np.clip(clip * 32768, -32768, 32767)
         levels = frame_levels_dbfs(clip16, int(RATE * 0.02))
-        voiced = levels > max(float(np.percentile(levels, 10)) + 10.0, -55.0)
-        speech_seconds += float(voiced.sum()) * 0.02
+        voiced = np.flatnonzero(levels > max(float(np.percentile(levels, 10)) + 10.0, -55.0))
+        if len(voiced):
+            speech_seconds += float(voiced[-1] - voiced[0] + 1) * 0.02
         gap = int(RATE * generator.uniform(*GAP_SECONDS))
         pieces += [noise_at_level(gap, ROOM_DBFS, seed + index), clip16]
         total += gap + len(clip16)
@@ -92,14 +100,14 @@ class RecordedRoom:
             yield self._samples[start:start + size].tobytes()
 
 
-def count_accepts(table_path: str | None, state: str, in_session: bool, samples: np.ndarray) -> list[str]:
-    """Runs in a worker: the phrases the real listener passes on for this context."""
+def count_accepts(state: str, in_session: bool, stream_file: Path) -> list[str]:
+    """In a worker process: the phrases the listener of the version on PYTHONPATH passes on in this context."""
+    from voicerelief.commands import load_phrase_table
     from voicerelief.listener import Command, Listener
     from voicerelief.models import find_model
     from voicerelief.recognizer import load_model
-    from voicerelief.session import Expect, heard_in_state
 
-    table: PhraseTable = load_phrase_table(Path(table_path) if table_path else None)
+    table = load_phrase_table()
     model = load_model(find_model(), table)
     accepted: list[str] = []
 
@@ -110,33 +118,55 @@ def count_accepts(table_path: str | None, state: str, in_session: bool, samples:
             accepted.append("(woken)")
 
     listener = Listener(model, table, None, post, lambda: in_session, lambda: None)
-    if table_path is None:
+    if hasattr(listener, "expect"):
+        from voicerelief.session import Expect, heard_in_state
+
         listener.expect(Expect(heard_in_state(state, table)))
-    listener.listen(RecordedRoom(samples))
+        listener.listen(RecordedRoom(np.load(stream_file)))
+    else:
+        # The baseline listened with one grammar everywhere, and named its loop privately.
+        listener._listen(RecordedRoom(np.load(stream_file)))
     return accepted
+
+
+def run_worker(state: str, in_session: bool, stream_file: Path, source: Path | None) -> list[str]:
+    # The baseline's checkout has no model of its own: both versions use the one installed here.
+    environment = dict(os.environ, VOSK_MODEL_PATH=str(find_model()))
+    if source is not None:
+        environment["PYTHONPATH"] = str(source)
+    command = [sys.executable, __file__, "--worker", state, str(int(in_session)), str(stream_file)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, env=environment)
+    return json.loads(done.stdout.splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("folders", nargs="*", type=Path)
     parser.add_argument("--minutes", type=float, help="only the first N minutes of the joined stream")
+    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        state, in_session, stream_file = args.worker
+        print(json.dumps(count_accepts(state, in_session == "1", Path(stream_file))))
+        return
     folders = args.folders or sorted((Path(__file__).resolve().parents[2] / "shared" / "data" / "background-dev").iterdir())
     folders = [f for f in folders if f.is_dir()]
     if not folders:
         sys.exit("No folders of background clips found; give them as arguments.")
     stream = build_stream(folders, args.minutes)
     audio_hours, speech_hours = stream.seconds / 3600, stream.speech_seconds / 3600
-    jobs = {}
-    with ProcessPoolExecutor(max_workers=2) as pool:
-        for name, (state, in_session) in CONTEXTS.items():
-            jobs[(name, "now")] = pool.submit(count_accepts, None, state, in_session, stream.samples)
-            jobs[(name, "before")] = pool.submit(count_accepts, str(BEFORE), state, in_session, stream.samples)
-        results = {key: job.result() for key, job in jobs.items()}
+    with tempfile.TemporaryDirectory() as folder, baseline_source(Path(folder)) as before_source:
+        stream_file = Path(folder) / "stream.npy"
+        np.save(stream_file, stream.samples)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            jobs = {(name, version): pool.submit(run_worker, state, in_session, stream_file, source)
+                    for name, (state, in_session) in CONTEXTS.items()
+                    for version, source in (("now", None), ("before", before_source))}
+            results = {key: job.result() for key, job in jobs.items()}
 
     print(f"Background speech: {audio_hours * 60:.1f} min of audio, {speech_hours * 60:.1f} min of it speech, "
           f"from {', '.join(str(f) for f in folders)}.\n")
-    print("| state context | false accepts per hour of speech | before per-state grammars (same stream) |")
+    print(f"| state context | false accepts per hour of speech | version {BASELINE_COMMIT}, before per-state grammars |")
     print("| --- | ---: | ---: |")
     rates = {}
     for name in CONTEXTS:

@@ -32,6 +32,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from audio_rig import AudioRig, RunningApp  # noqa: E402
+from baseline import BASELINE_COMMIT, baseline_source  # noqa: E402
 
 from voicerelief.models import find_model  # noqa: E402
 
@@ -48,8 +49,6 @@ for block in microphone.blocks():
 # The first seconds after a stream opens cost extra CPU (over a second of it for a bare capture here),
 # which is start-up, not listening: every CPU figure starts after this pause.
 SETTLE_SECONDS = 5.0
-# The last commit before per-state grammars, quick ends and the shorter deaf time.
-BASELINE_COMMIT = "9c05b1f"
 RED_FLAG_QUESTIONS = 7
 REPLY_GAPS = (0.1, 0.2, 0.3, 0.5)
 
@@ -112,36 +111,25 @@ def reply_gap_trial(rig: AudioRig, app: RunningApp, gap: float, prompt_seconds: 
     while first is None:
         first = rig.first_sound_after(max(asked - 0.5, ended))
         time.sleep(0.005)
-    reply = rig.render("no")
-    time.sleep(max(0.0, first + prompt_seconds + gap - onset_delay - time.monotonic()))
-    sent = time.monotonic()
-    subprocess.run(["paplay", "--device=mic_feed", str(reply)], env=rig.env, check=True)
-    reply_began = rig.first_sound_on_microphone_after(sent - 0.05)
-    prompt_ended = max(at for at, rms in list(rig.levels) if first <= at < reply_began and rms > 0.01)
+    sent, measured_gap = rig.reply_after(first, prompt_seconds, gap, onset_delay, "no")
     try:
         app.wait_for("On a scale", after=sent, timeout=6)
-        heard = True
+        return measured_gap, True
     except AssertionError:
-        heard = False
         app.wait_until_done_talking(rig)
         began, _ = rig.speak("no")
         app.wait_for("On a scale", after=began)
-    return reply_began - prompt_ended, heard
+        return measured_gap, False
 
 
 def calibrate(rig: AudioRig, app: RunningApp) -> tuple[float, float]:
     """How long "I heard 6. Is that right?" sounds, and how long paplay takes to make a sound."""
     app.wait_until_done_talking(rig)
-    began, ended = rig.speak("six")
-    asked = app.wait_for("I heard 6", after=began)
-    app.wait_until_done_talking(rig)
-    first = rig.first_sound_after(max(asked - 0.5, ended))
-    last = max(at for at, rms in list(rig.levels) if at >= first and rms > 0.01)
-    sent = time.monotonic()
-    subprocess.run(["paplay", "--device=mic_feed", str(rig.render("no"))], env=rig.env, check=True)
-    onset = rig.first_sound_on_microphone_after(sent) - sent
-    app.wait_for("On a scale", after=sent)
-    return last - first, onset
+    began, onset_delay, words_ended = rig.speak_timed("six")
+    app.wait_for("I heard 6", after=began)
+    first, last = rig.sound_span_after(words_ended)
+    answer_latency(rig, app, "no", "On a scale")
+    return last - first, onset_delay
 
 
 def reply_sweep(rig: AudioRig, app: RunningApp, trials: int) -> dict[float, tuple[float, float]]:
@@ -165,15 +153,6 @@ def measure_version(rig: AudioRig, work: Path, name: str, source: Path | None, c
     finally:
         app.stop()
     return measured, sweep
-
-
-def baseline_checkout(work: Path) -> Path:
-    """The version before per-state grammars, as a git worktree; returns its src folder."""
-    repository = Path(__file__).resolve().parents[1]
-    target = work / "baseline"
-    subprocess.run(["git", "-C", str(repository), "worktree", "add", "--detach", str(target), BASELINE_COMMIT],
-                   check=True, capture_output=True)
-    return target / "src"
 
 
 def idle_cpu(pid: int, seconds: float) -> tuple[float, float]:
@@ -202,9 +181,9 @@ def main() -> None:
         rig.env["XDG_CACHE_HOME"] = str(work / "cache")
         # The baseline's checkout has no model of its own: both versions use the one installed here.
         rig.env["VOSK_MODEL_PATH"] = str(find_model())
-        baseline_source = baseline_checkout(work)
         try:
-            before, before_sweep = measure_version(rig, work, "before", baseline_source, args.commands, args.trials)
+            with baseline_source(work) as source:
+                before, before_sweep = measure_version(rig, work, "before", source, args.commands, args.trials)
             now, now_sweep = measure_version(rig, work, "now", None, args.commands, args.trials)
 
             launched = time.monotonic()
@@ -239,8 +218,6 @@ def main() -> None:
             model_seconds = float(model_only.stdout.strip().splitlines()[-1])
         finally:
             rig.stop()
-            subprocess.run(["git", "-C", str(Path(__file__).resolve().parents[1]), "worktree", "remove", "--force",
-                            str(work / "baseline")], capture_output=True)
 
     rows = [
         ("answer latency p50, from the end of the words", f"{percentile(now, 50) * 1000:.0f} ms",

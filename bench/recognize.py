@@ -2,7 +2,13 @@
 
 Each engine runs in its own process, so model load time and peak RSS are its own.
 Both see the same recordings and are scored by the same exact match against the
-phrase table. Run: .venv/bin/python bench/recognize.py [--quick]
+phrase table.
+
+Then vosk alone, per state context: each state's own grammar beside the single
+grammar of every phrase used before (the phrase table of `baseline.py`'s version), on the
+recordings a state can hear (its commands, and everything that must be rejected).
+
+Run: .venv/bin/python bench/recognize.py [--quick]
 """
 
 from __future__ import annotations
@@ -12,16 +18,19 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import soxr
 
+from baseline import baseline_source
 from voicerelief.audio_file import Speech
 from voicerelief.commands import PhraseTable, load_phrase_table
-from voicerelief.evaluation import generated_samples, real_samples, shared_data_dir
+from voicerelief.evaluation import generated_samples, real_samples, scores_by_group, shared_data_dir
 from voicerelief.recognizer import LEAD_SILENCE_SECONDS, TRAIL_SILENCE_SECONDS
 
 ENGINES = ("vosk", "pocketsphinx")
@@ -128,6 +137,39 @@ def measure(engine_name: str, quick: bool) -> dict:
     }
 
 
+STATE_CONTEXTS = {"pain score": "painBefore", "red-flag question (yes/no)": "redFlags",
+                  "stretch control": "stretchHold", "idle": "idle"}
+
+
+def per_state(quick: bool) -> list[tuple[str, str, str, str]]:
+    """Rows of (context, group, per-state grammar, single grammar before)."""
+    from voicerelief.models import find_model
+    from voicerelief.recognizer import FileRecognizer, load_model
+    from voicerelief.session import heard_in_state
+
+    table = load_phrase_table()
+    with tempfile.TemporaryDirectory() as folder, baseline_source(Path(folder)) as source:
+        before = load_phrase_table(source / "voicerelief" / "content" / "commands.toml")
+    model = load_model(find_model(), table)
+    sets = {"real": list(real_samples(shared_data_dir())) if shared_data_dir().is_dir() else [],
+            "generated": list(generated_samples(table))}
+    if quick:
+        sets = {name: samples[::8] for name, samples in sets.items()}
+    rows = []
+    for context, state in STATE_CONTEXTS.items():
+        heard = heard_in_state(state, table)
+        for set_name, samples in sets.items():
+            now = scores_by_group(FileRecognizer(model, table.restricted_to(heard)), samples, heard)
+            then = scores_by_group(FileRecognizer(model, before), samples, heard)
+            for group in now:
+                rows.append((context, f"{set_name}: {group}", _fraction(now[group]), _fraction(then[group])))
+    return rows
+
+
+def _fraction(score) -> str:
+    return f"{score.rate * 100:.1f}% ({score.correct}/{score.total})"
+
+
 def _cell(value, kind: str) -> str:
     if value is None:
         return "n/a"
@@ -165,6 +207,11 @@ def main() -> None:
     print(f"| {'-' * width} | ---: | ---: |")
     for name, value in rows:
         print(f"| {name.ljust(width)} | {value(results['vosk'])} | {value(results['pocketsphinx'])} |")
+    print("\nvosk per state context: correct (commands recognized, other speech and noise rejected).\n")
+    print("| state context | recordings | grammar of the state | single grammar (before) |")
+    print("| --- | --- | ---: | ---: |")
+    for context, group, now, then in per_state(args.quick):
+        print(f"| {context} | {group} | {now} | {then} |")
 
 
 if __name__ == "__main__":

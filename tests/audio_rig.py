@@ -100,17 +100,50 @@ class AudioRig:
         """The acoustic end of what was said into the microphone: its last audible 10 ms."""
         deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline:
-            loud = [at for at, rms in list(self.microphone_levels) if began <= at <= ended + 0.3 and rms > MICROPHONE_AUDIBLE_RMS]
+            loud = [at for at, rms in list(self.microphone_levels)
+                    if began <= at <= ended + 0.3 and rms > MICROPHONE_AUDIBLE_RMS]
             if loud and (self.microphone_levels[-1][0] > ended + 0.3):
                 return loud[-1]
             time.sleep(0.02)
         raise TimeoutError("nothing audible was heard on the microphone")
 
-    def first_sound_on_microphone_after(self, start: float) -> float | None:
-        for at, rms in list(self.microphone_levels):
-            if at >= start and rms > MICROPHONE_AUDIBLE_RMS:
-                return at
-        return None
+    def sound_span_after(self, start: float, quiet_for: float = 1.0) -> tuple[float, float]:
+        """The first and last audible moments on the speaker after ``start``, once it has gone quiet."""
+        self.wait_quiet(since=start, quiet_for=quiet_for)
+        loud = [at for at, rms in list(self.levels) if at >= start and rms > AUDIBLE_RMS]
+        return loud[0], loud[-1]
+
+    def reply_after(self, prompt_first: float, prompt_seconds: float, gap: float, onset_delay: float,
+                    line: str) -> tuple[float, float]:
+        """Say ``line`` so that it starts ``gap`` s after the prompt's last sound.
+
+        ``prompt_seconds`` is the prompt's length and ``onset_delay`` paplay's delay to its
+        first sound, both measured before. Returns when paplay was started and the gap as
+        measured: from the prompt's last sound on the speaker to the line's first on the microphone.
+        """
+        wav = self.render(line)
+        time.sleep(max(0.0, prompt_first + prompt_seconds + gap - onset_delay - time.monotonic()))
+        sent = time.monotonic()
+        subprocess.run(["paplay", "--device=mic_feed", str(wav)], env=self.env, check=True)
+        reply_began = self.first_sound_on_microphone_after(sent)
+        prompt_ended = max(at for at, rms in list(self.levels)
+                           if prompt_first <= at < reply_began and rms > AUDIBLE_RMS)
+        return sent, reply_began - prompt_ended
+
+    def speak_timed(self, line: str) -> tuple[float, float, float]:
+        """Say ``line``; returns when paplay started, its delay to the first sound, and the words' last sound."""
+        began, ended = self.speak(line)
+        first = self.first_sound_on_microphone_after(began)
+        return began, first - began, self.last_sound_of(began, ended)
+
+    def first_sound_on_microphone_after(self, start: float, timeout: float = 2.0) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for at, rms in list(self.microphone_levels):
+                if at >= start and rms > MICROPHONE_AUDIBLE_RMS:
+                    return at
+            time.sleep(0.01)
+        raise TimeoutError("nothing was heard on the microphone")
 
     def play_room_noise(self, seconds: float, dbfs: float = -50.0) -> subprocess.Popen:
         """Steady pink noise into the microphone, as a quiet room with a fan sounds; returns the player."""

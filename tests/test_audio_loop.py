@@ -78,6 +78,26 @@ def test_record_audio_keeps_what_was_heard_privately(rig, tmp_path):
     assert kept[0].stat().st_mode & 0o777 == 0o600 and kept[0].stat().st_size > 10_000
 
 
+def test_a_reply_right_after_a_question_is_heard(rig, app):
+    """People answer a yes/no question about 0.2 s after it ends: that answer must not be cut."""
+    app.wait_for("Say hey relief to begin")
+    answer(rig, app, "hey relief start", "First, a few safety questions")
+    app.wait_until_done_talking(rig)
+    first_question = app.said()[-1]
+    began, onset_delay, words_ended = rig.speak_timed("repeat")
+    app.wait_for(first_question, after=began)
+    question_began, question_ended = rig.sound_span_after(words_ended)
+    app.wait_until_done_talking(rig)
+    began, _, words_ended = rig.speak_timed("repeat")
+    app.wait_for(first_question, after=began)
+    while (first := rig.first_sound_after(words_ended)) is None:
+        time.sleep(0.005)
+    sent, gap = rig.reply_after(first, question_ended - question_began, 0.2, onset_delay, "no")
+    assert 0.1 <= gap <= 0.35, f"the reply began {gap:.2f} s after the question"
+    next_question = app.wait_for("?", after=sent + 0.3)
+    assert [line for at, line in app.lines if at >= next_question][0].split("Relief: ")[1] != first_question
+
+
 def test_it_does_not_react_to_its_own_voice(rig, app):
     app.wait_for("Say hey relief to begin")
     answer(rig, app, "hey relief start", "First, a few safety questions")

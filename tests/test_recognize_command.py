@@ -78,7 +78,17 @@ def test_plain_output_names_the_intent(wavs):
     assert "number 7" in result.stdout
 
 
+def test_a_state_decodes_with_that_state_s_grammar(wavs):
+    seven, yes = str(wavs["seven"]), str(wavs["8k"])
+    in_pain = voicerelief("recognize", "--json", "--state", "painBefore", seven, yes)
+    in_red_flags = voicerelief("recognize", "--json", "--state", "redFlags", seven, yes)
+    assert in_pain.returncode == in_red_flags.returncode == 0, in_pain.stderr + in_red_flags.stderr
+    assert [json.loads(line)["intent"] for line in in_pain.stdout.splitlines()] == ["number", None]
+    assert [json.loads(line)["intent"] for line in in_red_flags.stdout.splitlines()] == [None, "yes"]
+
+
 def test_bad_usage_exits_2():
+    assert voicerelief("recognize", "--state", "nowhere", "x.wav").returncode == 2
     assert voicerelief("recognize").returncode == 2
     assert voicerelief("recognize", "--bogus", "x.wav").returncode == 2
 

@@ -1,7 +1,6 @@
 """Each state listens for its own answers: the grammar follows the session, and real speech is heard better."""
 
 import shutil
-from collections import defaultdict
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,7 +8,7 @@ import pytest
 
 from harness import MONDAY_8AM, Harness
 from voicerelief.app import load_content
-from voicerelief.evaluation import Score, real_samples
+from voicerelief.evaluation import Score, real_samples, scores_by_group
 from voicerelief.recognizer import FileRecognizer
 from voicerelief.session import STATE_NAMES, Expect, Memory, Said, Say, Session, heard_in_state
 
@@ -72,21 +71,14 @@ def test_a_session_saved_by_the_previous_version_restores(tmp_path):
 
 @pytest.fixture(scope="module")
 def scores_in_state(vosk_model, table, shared_data):
-    """Every real recording, in the benchmark's order (vosk adapts to what it heard before), per state."""
+    """Every real recording, in the benchmark's order, through the grammar of a state."""
     samples = list(real_samples(shared_data))
     measured: dict[str, dict[str, Score]] = {}
 
     def score(state: str) -> dict[str, Score]:
         if state not in measured:
-            restricted = table.restricted_to(heard_in_state(state, table))
-            recognizer = FileRecognizer(vosk_model, restricted)
-            measured[state] = defaultdict(Score)
-            for sample in samples:
-                if sample.expected is not None and sample.expected.name not in restricted.intent_names():
-                    continue
-                heard, _ = recognizer.recognize(sample.load())
-                measured[state][sample.group].total += 1
-                measured[state][sample.group].correct += heard.intent == sample.expected
+            heard = heard_in_state(state, table)
+            measured[state] = scores_by_group(FileRecognizer(vosk_model, table.restricted_to(heard)), samples, heard)
         return measured[state]
 
     return score
@@ -97,8 +89,12 @@ def scores_in_state(vosk_model, table, shared_data):
     ("redFlags", "yes/no/stop", 0.95),
     ("painBefore", "unknown", 0.90),
     ("redFlags", "unknown", 0.95),
+    ("painBefore", "silence", 0.95),
+    ("redFlags", "silence", 0.95),
+    ("stretchHold", "unknown", 0.90),
+    ("stretchHold", "yes/no/stop", 0.95),
 ])
 def test_real_speech_in_a_state(scores_in_state, state, group, floor):
     score = scores_in_state(state)[group]
-    assert score.total >= 40
+    assert score.total >= 20
     assert score.rate >= floor, f"{state}, {group}: {score.correct}/{score.total}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,9 @@ TRAIL_SILENCE_SECONDS = 0.6
 # Once the words so far are a whole phrase that nothing can extend ("seven" to the pain
 # question), this much silence ends the utterance; otherwise the gate's longer hang-over does.
 QUICK_END_SECONDS = 0.2
+# A command is said on its own. When the voice went on this much longer than the phrase
+# heard in it, the phrase was picked out of other speech (a television, a conversation).
+OTHER_SPEECH_SECONDS = 0.8
 
 vosk.SetLogLevel(-1)
 
@@ -39,6 +42,8 @@ class Heard:
     text: str
     intent: Intent | None
     confidence: float
+    # From the start of the first word to the end of the last.
+    seconds: float = 0.0
 
 
 def load_model(model_dir: Path, table: PhraseTable) -> vosk.Model:
@@ -78,8 +83,17 @@ class CommandRecognizer:
                 heard = rest
         elif heard is None and self.gate.is_open and self.gate.quiet_seconds >= QUICK_END_SECONDS \
                 and self.table.is_complete(self._partial()):
-            heard = self.finish()
+            heard = self._on_its_own(self.finish())
             self.gate.clear()
+            return heard
+        return None if heard is None else self._on_its_own(heard)
+
+    def _on_its_own(self, heard: Heard) -> Heard:
+        """The utterance, rejected when the voice went on well beyond the phrase heard in it."""
+        assert self.gate is not None
+        other_speech = self.gate.open_seconds - self.gate.quiet_seconds - heard.seconds
+        if heard.intent is not None and other_speech > OTHER_SPEECH_SECONDS:
+            return replace(heard, intent=None)
         return heard
 
     @property
@@ -136,7 +150,8 @@ class CommandRecognizer:
             return Heard("", None, 0.0)
         confidence = min(float(word["conf"]) for word in words)
         trusted = confidence >= self.table.confidence_floor and UNKNOWN_WORD not in text.split()
-        return Heard(text, self.table.match(text) if trusted else None, round(confidence, 3))
+        seconds = float(words[-1]["end"]) - float(words[0]["start"])
+        return Heard(text, self.table.match(text) if trusted else None, round(confidence, 3), round(seconds, 2))
 
 
 class FileRecognizer:

@@ -58,6 +58,8 @@ class VoiceGate:
         self.frame_length = max(1, int(rate * FRAME_SECONDS))
         self.floor_dbfs: float | None = None
         self.is_open = False
+        # Since the first loud frame of the current (or last) opening: how long the voice has gone on.
+        self.open_seconds = 0.0
         self.blocks_seen = 0
         self.blocks_passed = 0
         self._pre_roll: collections.deque[bytes] = collections.deque()
@@ -81,6 +83,7 @@ class VoiceGate:
         loud_frames = np.flatnonzero(levels > self.threshold_dbfs)
         loud = len(loud_frames) > 0
         if self.is_open:
+            self.open_seconds += seconds
             if loud:
                 self._quiet_seconds = (len(levels) - 1 - int(loud_frames[-1])) * FRAME_SECONDS
             else:
@@ -93,6 +96,7 @@ class VoiceGate:
         if loud:
             self.is_open = True
             self._quiet_seconds = (len(levels) - 1 - int(loud_frames[-1])) * FRAME_SECONDS
+            self.open_seconds = (len(levels) - int(loud_frames[0])) * FRAME_SECONDS
             passed = tuple(self._pre_roll) + (block,)
             self._clear_pre_roll()
             self.blocks_passed += len(passed)
