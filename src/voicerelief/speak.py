@@ -30,6 +30,9 @@ class Voice:
     voice_id: str = ""
 
 
+RENDER_ATTEMPTS = 3
+
+
 class PromptRenderer:
     """Turns text into WAV files with pyttsx3, always on the same thread, caching each result."""
 
@@ -55,10 +58,16 @@ class PromptRenderer:
         self.cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         engine = self._engine_for(voice)
         partial = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part.wav")
-        engine.save_to_file(text, str(partial))
-        engine.runAndWait()
-        partial.replace(target)
-        return target
+        for _ in range(RENDER_ATTEMPTS):
+            engine.save_to_file(text, str(partial))
+            engine.runAndWait()
+            # pyttsx3's espeak loop can return before synthesizing anything (seen on the first prompt
+            # of a fresh process, pyttsx3 issue #219): then the file is simply not there yet.
+            if partial.is_file():
+                partial.replace(target)
+                return target
+            log.debug("pyttsx3 returned without rendering %r; trying again", text)
+        raise RuntimeError(f"pyttsx3 rendered nothing for {text!r}")
 
     def _engine_for(self, voice: Voice):
         if self._engine is None:
