@@ -30,10 +30,12 @@ import soundfile
 import soxr
 
 from baseline import BASELINE_COMMIT, baseline_source
-from voicerelief.models import find_model
-from voicerelief.recognizer import BLOCK_SECONDS
-from voicerelief.synthesize import noise_at_level
-from voicerelief.voice_gate import frame_levels_dbfs
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from recorded_room import RecordedRoom  # noqa: E402
+from voicerelief.models import find_model  # noqa: E402
+from voicerelief.synthesize import noise_at_level  # noqa: E402
+from voicerelief.voice_gate import frame_levels_dbfs  # noqa: E402
 
 RATE = 16000
 ROOM_DBFS = -60.0
@@ -53,6 +55,12 @@ RED_FLAG_CONTEXT = "red-flag question (yes/no)"
 class Stream:
     samples: np.ndarray
     speech_seconds: float
+    # Where each clip starts and ends in the stream, and its file name.
+    clips: list[tuple[float, float, str]]
+
+    def clip_at(self, seconds: float) -> str:
+        """The clip playing at (or ending just before) this moment of the stream."""
+        return next((name for start, end, name in self.clips if start <= seconds <= end + 1.5), "(room noise)")
 
     @property
     def seconds(self) -> float:
@@ -66,7 +74,7 @@ def build_stream(folders: list[Path], minutes: float | None, seed: int = 11) -> 
     """
     generator = np.random.default_rng(seed)
     paths = sorted(p for folder in folders for p in folder.iterdir() if p.suffix.lower() in (".wav", ".flac"))
-    pieces, speech_seconds, total = [], 0.0, 0
+    pieces, speech_seconds, total, clips = [], 0.0, 0, []
     for index, path in enumerate(paths):
         clip, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
         clip = clip.mean(axis=1)
@@ -79,28 +87,16 @@ def build_stream(folders: list[Path], minutes: float | None, seed: int = 11) -> 
             speech_seconds += float(voiced[-1] - voiced[0] + 1) * 0.02
         gap = int(RATE * generator.uniform(*GAP_SECONDS))
         pieces += [noise_at_level(gap, ROOM_DBFS, seed + index), clip16]
+        clips.append(((total + gap) / RATE, (total + gap + len(clip16)) / RATE, path.name))
         total += gap + len(clip16)
         if minutes is not None and total >= minutes * 60 * RATE:
             break
     pieces.append(noise_at_level(RATE * 2, ROOM_DBFS, seed))
     samples = np.clip(np.concatenate(pieces), -32768, 32767).astype(np.int16)
-    return Stream(samples, speech_seconds)
+    return Stream(samples, speech_seconds, clips)
 
 
-class RecordedRoom:
-    """The stream as the listener's block source, 0.1 s at a time."""
-
-    def __init__(self, samples: np.ndarray) -> None:
-        self.rate = RATE
-        self._samples = samples
-
-    def blocks(self):
-        size = int(RATE * BLOCK_SECONDS)
-        for start in range(0, len(self._samples), size):
-            yield self._samples[start:start + size].tobytes()
-
-
-def count_accepts(state: str, in_session: bool, stream_file: Path) -> list[str]:
+def count_accepts(state: str, in_session: bool, stream_file: Path) -> list[tuple[str, float]]:
     """In a worker process: the phrases the listener of the version on PYTHONPATH passes on in this context."""
     from voicerelief.commands import load_phrase_table
     from voicerelief.listener import Command, Listener
@@ -109,40 +105,42 @@ def count_accepts(state: str, in_session: bool, stream_file: Path) -> list[str]:
 
     table = load_phrase_table()
     model = load_model(find_model(), table)
-    accepted: list[str] = []
+    accepted: list[tuple[str, float]] = []
+    room = RecordedRoom(np.load(stream_file))
 
     def post(item) -> None:
         if isinstance(item, Command) and item.heard.intent is not None:
-            accepted.append(item.heard.text)
+            accepted.append((item.heard.text, room.seconds))
         elif not isinstance(item, Command) and item.key == "devices.wake":
-            accepted.append("(woken)")
+            accepted.append(("(woken)", room.seconds))
 
     listener = Listener(model, table, None, post, lambda: in_session, lambda: None)
     if hasattr(listener, "expect"):
         from voicerelief.session import Expect, heard_in_state
 
         listener.expect(Expect(heard_in_state(state, table)))
-        listener.listen(RecordedRoom(np.load(stream_file)))
+        listener.listen(room)
     else:
         # The baseline listened with one grammar everywhere, and named its loop privately.
-        listener._listen(RecordedRoom(np.load(stream_file)))
+        listener._listen(room)
     return accepted
 
 
-def run_worker(state: str, in_session: bool, stream_file: Path, source: Path | None) -> list[str]:
+def run_worker(state: str, in_session: bool, stream_file: Path, source: Path | None) -> list[tuple[str, float]]:
     # The baseline's checkout has no model of its own: both versions use the one installed here.
     environment = dict(os.environ, VOSK_MODEL_PATH=str(find_model()))
     if source is not None:
         environment["PYTHONPATH"] = str(source)
     command = [sys.executable, __file__, "--worker", state, str(int(in_session)), str(stream_file)]
     done = subprocess.run(command, capture_output=True, text=True, check=True, env=environment)
-    return json.loads(done.stdout.splitlines()[-1])
+    return [(text, seconds) for text, seconds in json.loads(done.stdout.splitlines()[-1])]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("folders", nargs="*", type=Path)
     parser.add_argument("--minutes", type=float, help="only the first N minutes of the joined stream")
+    parser.add_argument("--details", action="store_true", help="name the clip behind every false accept")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -172,8 +170,12 @@ def main() -> None:
     for name in CONTEXTS:
         now, before = results[(name, "now")], results[(name, "before")]
         rates[name] = len(now) / speech_hours
-        print(f"| {name} | {rates[name]:.2f} ({len(now)}: {', '.join(sorted(set(now))) or '-'}) "
-              f"| {len(before) / speech_hours:.2f} ({len(before)}: {', '.join(sorted(set(before))) or '-'}) |")
+        print(f"| {name} | {rates[name]:.2f} ({len(now)}: {_phrases(now)}) "
+              f"| {len(before) / speech_hours:.2f} ({len(before)}: {_phrases(before)}) |")
+    if args.details:
+        for (name, version), accepted in results.items():
+            for text, seconds in accepted:
+                print(f"{version}, {name}: {text!r} at {seconds:.1f} s, {stream.clip_at(seconds)}")
     session = {name: rate for name, rate in rates.items() if CONTEXTS[name][1]}
     print(json.dumps({
         "audio_hours": round(audio_hours, 4),
@@ -185,6 +187,10 @@ def main() -> None:
         "per_context_per_audio_hour": {name: round(len(results[(name, 'now')]) / audio_hours, 3) for name in CONTEXTS},
         "before_per_speech_hour": {name: round(len(results[(name, 'before')]) / speech_hours, 3) for name in CONTEXTS},
     }))
+
+
+def _phrases(accepted: list[tuple[str, float]]) -> str:
+    return ", ".join(sorted({text for text, _ in accepted})) or "-"
 
 
 if __name__ == "__main__":

@@ -4,13 +4,18 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile
 
 from harness import MONDAY_8AM, Harness
+from recorded_room import RecordedRoom
 from voicerelief.app import load_content
 from voicerelief.evaluation import Score, real_samples, scores_by_group
+from voicerelief.listener import Command, Listener
 from voicerelief.recognizer import FileRecognizer
 from voicerelief.session import STATE_NAMES, Expect, Memory, Said, Say, Session, heard_in_state
+from voicerelief.synthesize import noise_at_level
 
 SAVED_BEFORE = Path(__file__).parent / "data" / "saved-before-state-grammars"
 
@@ -98,3 +103,22 @@ def test_real_speech_in_a_state(scores_in_state, state, group, floor):
     score = scores_in_state(state)[group]
     assert score.total >= 20
     assert score.rate >= floor, f"{state}, {group}: {score.correct}/{score.total}"
+
+
+# Background clips that the version before state grammars took as an answer to a red-flag question
+# (bench/false_accepts.py --details, its baseline column): "no", "no", "sure" and "nope".
+TAKEN_AS_ANSWERS_BEFORE = ("6e8d4b90-3399-47f5-be29-6f1c7ecf429c", "cc1f7123-11ad-4d4a-93a3-af368837faf4",
+                           "4dbe3c42-5ec1-435f-b31c-153da5560c12", "1e8e3e61-6e39-461e-ac26-a6912019bd47")
+
+
+@pytest.mark.parametrize("clip", TAKEN_AS_ANSWERS_BEFORE)
+def test_a_red_flag_question_is_not_answered_by_background_speech(vosk_model, table, shared_data, clip):
+    samples, rate = soundfile.read(str(shared_data / "background-dev" / "speech" / f"{clip}.flac"), dtype="int16")
+    room = noise_at_level(rate, -60.0, seed=3)
+    stream = np.concatenate([room, samples.astype(np.float64), room, room]).astype(np.int16)
+    passed_on = []
+    listener = Listener(vosk_model, table, None, passed_on.append, lambda: True, lambda: None)
+    listener.expect(Expect(heard_in_state("redFlags", table), question=True))
+    listener.listen(RecordedRoom(stream, rate))
+    taken = [item.heard.text for item in passed_on if isinstance(item, Command) and item.heard.intent is not None]
+    assert taken == [], f"the red-flag question was answered {taken} by a coffee order"

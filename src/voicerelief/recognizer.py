@@ -27,7 +27,7 @@ LEAD_SILENCE_SECONDS = 0.3
 TRAIL_SILENCE_SECONDS = 0.6
 # Once the words so far are a whole phrase that nothing can extend ("seven" to the pain
 # question), this much silence ends the utterance; otherwise the gate's longer hang-over does.
-QUICK_END_SECONDS = 0.2
+QUICK_END_SECONDS = 0.15
 # A command is said on its own. When the voice went on this much longer than the phrase
 # heard in it, the phrase was picked out of other speech (a television, a conversation).
 OTHER_SPEECH_SECONDS = 0.8
