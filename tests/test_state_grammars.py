@@ -53,7 +53,7 @@ def test_the_session_tells_the_listener_when_the_grammar_changes(content, tmp_pa
     run = Harness(tmp_path)
     run.runner.listen_for = expected.append
     run.say("start")
-    assert expected[-1] == Expect(heard_in_state("redFlags", content.table), question=True)
+    assert expected[-1] == Expect(heard_in_state("redFlags", content.table))
     assert "number" not in expected[-1].intents and "start_ice" not in expected[-1].intents
     for _ in range(len(run.runner.session.red_flag_keys)):
         run.say("no")
@@ -118,7 +118,7 @@ def test_a_red_flag_question_is_not_answered_by_background_speech(vosk_model, ta
     stream = np.concatenate([room, samples.astype(np.float64), room, room]).astype(np.int16)
     passed_on = []
     listener = Listener(vosk_model, table, None, passed_on.append, lambda: True, lambda: None)
-    listener.expect(Expect(heard_in_state("redFlags", table), question=True))
+    listener.expect(Expect(heard_in_state("redFlags", table)))
     listener.listen(RecordedRoom(stream, rate))
     taken = [item.heard.text for item in passed_on if isinstance(item, Command) and item.heard.intent is not None]
     assert taken == [], f"the red-flag question was answered {taken} by a coffee order"

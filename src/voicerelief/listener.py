@@ -1,5 +1,7 @@
 """The microphone side of `voicerelief run`: hearing commands, and only the person's.
 
+- Each utterance is decoded with the grammar of what the session expects now
+  (its `Expect` effect); the grammar changes only between utterances.
 - While the assistant speaks (and for a short tail after), what the microphone
   captures is not recognized as commands; the recognizer is reset afterwards.
 - Meanwhile a second, strict recognizer that knows only "stop" and "pause" still

@@ -3,6 +3,8 @@
 The grammar is built from the phrase table. Vosk turns it into a bigram model,
 so a result can be any sequence of grammar words: only a result that is exactly
 a phrase of the table, with every word above the confidence floor, is accepted.
+Behind the voice gate, a complete phrase ends its utterance after a short silence,
+and a phrase picked out of longer speech is rejected.
 """
 
 from __future__ import annotations

@@ -339,12 +339,11 @@ class Session(Screening, ColdAndHeat, Stretches, Progress):
         self._say("session.reprompt", answers=self._answers())
 
     def _expect_changes(self) -> None:
-        """Tell the listener when what can be said has changed (or a question was asked again)."""
+        """Tell the listener when what can be said has changed."""
         intents = self.listening_for()
-        question = self._is_question() and any(isinstance(effect, Say) for effect in self._effects)
-        if intents != self._listening or question:
+        if intents != self._listening:
             self._listening = intents
-            self._emit(Expect(intents, question))
+            self._emit(Expect(intents))
 
     def _take_effects(self) -> list[Effect]:
         effects, self._effects = self._effects, []

@@ -83,8 +83,6 @@ class Expect:
     """What the person may say now: the recognizer listens for these intents only."""
 
     intents: frozenset[str]
-    # A question was just asked: the answer is expected within moments, not whenever.
-    question: bool = False
 
 
 Effect = Say | StartTimer | CancelTimer | Record | AdjustVoice | Quit | Expect
