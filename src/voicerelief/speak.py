@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,21 @@ class Voice:
 
 
 RENDER_ATTEMPTS = 3
+RENDER_WAIT_SECONDS = 5.0
+
+
+def _whole_wav_appears(path: Path, timeout: float) -> bool:
+    """Whether ``path`` becomes a complete 16-bit WAV (its header patched with the length) in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            frames = soundfile.info(str(path)).frames
+            if frames > 0 and path.stat().st_size >= 44 + 2 * frames:
+                return True
+        except (OSError, RuntimeError):  # not there yet, or its header not written yet
+            pass
+        time.sleep(0.02)
+    return False
 
 
 class PromptRenderer:
@@ -61,9 +77,9 @@ class PromptRenderer:
         for _ in range(RENDER_ATTEMPTS):
             engine.save_to_file(text, str(partial))
             engine.runAndWait()
-            # pyttsx3's espeak loop can return before synthesizing anything (seen on the first prompt
-            # of a fresh process, pyttsx3 issue #219): then the file is simply not there yet.
-            if partial.is_file():
+            # pyttsx3's espeak loop can return before the file is written (seen on the first prompt
+            # of a fresh process, pyttsx3 issue #219): wait for a whole WAV, else render again.
+            if _whole_wav_appears(partial, RENDER_WAIT_SECONDS):
                 partial.replace(target)
                 return target
             log.debug("pyttsx3 returned without rendering %r; trying again", text)
