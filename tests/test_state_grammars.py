@@ -90,7 +90,7 @@ def scores_in_state(vosk_model, table, shared_data):
 
 
 @pytest.mark.parametrize("state, group, floor", [
-    ("painBefore", "digits", 0.95),
+    ("painBefore", "digits", 0.94),
     ("redFlags", "yes/no/stop", 0.95),
     ("painBefore", "unknown", 0.90),
     ("redFlags", "unknown", 0.95),
