@@ -20,6 +20,7 @@ import vosk
 from voicerelief.audio_file import Speech
 from voicerelief.commands import UNKNOWN_WORD, Intent, PhraseTable
 from voicerelief.errors import ModelError
+from voicerelief.front_end import LevelNormalizer, LevelSettings
 from voicerelief.models import require_model
 from voicerelief.voice_gate import VoiceGate
 
@@ -64,10 +65,12 @@ def load_model(model_dir: Path, table: PhraseTable) -> vosk.Model:
 class CommandRecognizer:
     """A grammar-restricted vosk recognizer for one sample rate, optionally behind a voice gate."""
 
-    def __init__(self, model: vosk.Model, table: PhraseTable, rate: int, gate: VoiceGate | None = None) -> None:
+    def __init__(self, model: vosk.Model, table: PhraseTable, rate: int, gate: VoiceGate | None = None,
+                 level: LevelSettings | None = LevelSettings()) -> None:
         self.table = table
         self.rate = rate
         self.gate = gate
+        self.level = LevelNormalizer(rate, level) if level is not None else None
         self._recognizer = vosk.KaldiRecognizer(model, rate, json.dumps(table.grammar()))
         self._recognizer.SetWords(True)
 
@@ -76,19 +79,30 @@ class CommandRecognizer:
         if self.gate is None:
             return self._decode(pcm)
         passage = self.gate.admit(pcm)
+        pausing = self.gate.is_open and self.gate.quiet_seconds >= QUICK_END_SECONDS
         heard = None
-        for block in passage.blocks:
+        for block in self._front_end(passage.blocks, passage.closed or pausing):
             heard = self._decode(block) or heard
         if passage.closed:
+            self._forget_level()
             rest = self.finish()
             if heard is None or not heard.text:
                 heard = rest
-        elif heard is None and self.gate.is_open and self.gate.quiet_seconds >= QUICK_END_SECONDS \
-                and self.table.is_complete(self._partial()):
+        elif heard is None and pausing and self.table.is_complete(self._partial()):
             heard = self._on_its_own(self.finish())
             self.gate.clear()
+            self._forget_level()
             return heard
         return None if heard is None else self._on_its_own(heard)
+
+    def _front_end(self, blocks: tuple[bytes, ...], ending: bool) -> tuple[bytes, ...] | list[bytes]:
+        if self.level is None or self.gate is None:
+            return blocks
+        return self.level.feed(blocks, self.gate.open_seconds, ending)
+
+    def _forget_level(self) -> None:
+        if self.level is not None:
+            self.level.end()
 
     def _on_its_own(self, heard: Heard) -> Heard:
         """The utterance, rejected when the voice went on well beyond the phrase heard in it."""
@@ -120,12 +134,16 @@ class CommandRecognizer:
         self._recognizer.Reset()
         if self.gate is not None:
             self.gate.clear()
+        self._forget_level()
 
     def recognize(self, speech: Speech) -> Heard:
         """Decode one whole recording as a single command."""
         pad_lead = np.zeros(int(speech.rate * LEAD_SILENCE_SECONDS), np.int16)
         pad_trail = np.zeros(int(speech.rate * TRAIL_SILENCE_SECONDS), np.int16)
-        return self.recognize_stream(np.concatenate([pad_lead, speech.samples, pad_trail]))
+        samples = speech.samples
+        if self.level is not None and self.gate is None:
+            samples = self.level.normalize(samples)
+        return self.recognize_stream(np.concatenate([pad_lead, samples, pad_trail]))
 
     def recognize_stream(self, samples: np.ndarray) -> Heard:
         """Decode samples in microphone-sized blocks, as one command."""
