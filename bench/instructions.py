@@ -1,7 +1,8 @@
 """Instructions per second of audio in the listening loop, counted by valgrind, and what they mean on a Pi.
 
 The loop measured is the one the microphone thread runs: 0.1 s blocks into a
-grammar recognizer, with and without the voice gate, for two kinds of audio:
+grammar recognizer, with and without the voice gate (and, behind the gate,
+with and without the level normaliser), for two kinds of audio:
 commands spoken in a room (each with 1.5 s of room before and 1 s after) and a
 quiet room with nobody speaking (pink noise at -50 dBFS).
 
@@ -31,12 +32,15 @@ import soxr
 from voicerelief.audio_file import Speech
 from voicerelief.commands import load_phrase_table
 from voicerelief.evaluation import in_room
+from voicerelief.front_end import LevelSettings
 from voicerelief.models import find_model
 from voicerelief.recognizer import CommandRecognizer, load_model
 from voicerelief.synthesize import noise_at_level, synthesize
 from voicerelief.voice_gate import VoiceGate
 
-CASES = (("commands", False), ("commands", True), ("quiet room", False), ("quiet room", True))
+# (audio, voice gate on, level normaliser on): the normaliser's own cost is the difference it makes to gated commands.
+CASES = (("commands", False, True), ("commands", True, False), ("commands", True, True),
+         ("quiet room", False, True), ("quiet room", True, True))
 ROOM_DBFS = -50.0
 RATE = 16000
 BLOCK = RATE // 10
@@ -74,12 +78,13 @@ def prepare_audio(folder: Path, seconds: float) -> dict[str, Path]:
     return paths
 
 
-def run_loop(audio_path: Path, gated: bool, decode: bool) -> float:
+def run_loop(audio_path: Path, gated: bool, level: bool, decode: bool) -> float:
     """Load the model and the audio; decode it block by block if asked. Returns CPU seconds of the loop."""
     table = load_phrase_table()
     model = load_model(find_model(), table)
     samples = np.load(audio_path)
-    recognizer = CommandRecognizer(model, table, RATE, VoiceGate(RATE) if gated else None)
+    recognizer = CommandRecognizer(model, table, RATE, VoiceGate(RATE) if gated else None,
+                                   LevelSettings() if level else None)
     blocks = [samples[start:start + BLOCK].tobytes() for start in range(0, len(samples), BLOCK)]
     started = time.process_time()
     if decode:
@@ -89,9 +94,10 @@ def run_loop(audio_path: Path, gated: bool, decode: bool) -> float:
     return time.process_time() - started
 
 
-def callgrind_instructions(audio_path: Path, gated: bool, decode: bool, out: Path) -> int:
+def callgrind_instructions(audio_path: Path, gated: bool, level: bool, decode: bool, out: Path) -> int:
     command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, __file__,
-               "--child", str(audio_path), "--gated" if gated else "--ungated", "--decode" if decode else "--no-decode"]
+               "--child", str(audio_path), "--gated" if gated else "--ungated", "--level" if level else "--no-level",
+               "--decode" if decode else "--no-decode"]
     subprocess.run(command, check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": "0"})
     totals = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.MULTILINE)
     if totals is None:
@@ -105,32 +111,34 @@ def main() -> None:
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--gated", dest="gated", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--ungated", dest="gated", action="store_false", help=argparse.SUPPRESS)
+    parser.add_argument("--level", dest="level", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-level", dest="level", action="store_false", help=argparse.SUPPRESS)
     parser.add_argument("--decode", dest="decode", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-decode", dest="decode", action="store_false", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(run_loop(args.child, args.gated, args.decode))
+        print(run_loop(args.child, args.gated, args.level, args.decode))
         return
 
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         paths = prepare_audio(work, args.seconds)
         rows = []
-        for name, gated in CASES:
-            with_loop = callgrind_instructions(paths[name], gated, True, work / "with.out")
-            without_loop = callgrind_instructions(paths[name], gated, False, work / "without.out")
-            native = [run_loop(paths[name], gated, True) for _ in range(3)]
+        for name, gated, level in CASES:
+            with_loop = callgrind_instructions(paths[name], gated, level, True, work / "with.out")
+            without_loop = callgrind_instructions(paths[name], gated, level, False, work / "without.out")
+            native = [run_loop(paths[name], gated, level, True) for _ in range(3)]
             per_second = (with_loop - without_loop) / args.seconds
-            rows.append((name, gated, per_second, min(native) / args.seconds))
+            rows.append((_case_name(name, gated, level), per_second, min(native) / args.seconds))
 
     print(f"Listening loop, {args.seconds:.0f} s of audio per case; instructions counted by callgrind on x86-64.\n")
-    print("| audio | voice gate | instructions per second of audio | CPU here, share of one core | "
+    print("| audio, listening | instructions per second of audio | CPU here, share of one core | "
           "instructions per CPU second here |")
-    print("| --- | --- | ---: | ---: | ---: |")
-    for name, gated, per_second, cpu_share in rows:
+    print("| --- | ---: | ---: | ---: |")
+    for name, per_second, cpu_share in rows:
         # Below a millisecond of CPU a second, the process clock is too coarse for a rate.
         timed = cpu_share >= 0.001
-        print(f"| {name} | {'on' if gated else 'off'} | {per_second / 1e6:.0f} M | "
+        print(f"| {name} | {per_second / 1e6:.0f} M | "
               f"{f'{cpu_share * 100:.1f}%' if timed else 'below 0.1%'} | "
               f"{f'{per_second / cpu_share / 1e9:.2f} G' if timed else 'too little to time'} |")
 
@@ -138,17 +146,23 @@ def main() -> None:
           "/ (clock x instructions per cycle).")
     low_ratio, mid_ratio, high_ratio = ARM_PER_X86_INSTRUCTIONS
     print(f"AArch64 per x86-64 instruction: {mid_ratio} (range {low_ratio} to {high_ratio}).\n")
-    header = " | ".join(f"{name} {'gate on' if gated else 'gate off'}" for name, gated, _, _ in rows)
+    header = " | ".join(name for name, _, _ in rows)
     print(f"| board | clock, IPC | {header} |")
     print("| --- | --- |" + " ---: |" * len(rows))
     for board, core, ghz, (low_ipc, mid_ipc, high_ipc) in PI_CPUS:
         cells = []
-        for _, _, per_second, _ in rows:
+        for _, per_second, _ in rows:
             middle = per_second * mid_ratio / (ghz * 1e9 * mid_ipc) * 100
             best = per_second * low_ratio / (ghz * 1e9 * high_ipc) * 100
             worst = per_second * high_ratio / (ghz * 1e9 * low_ipc) * 100
             cells.append(f"{middle:.1f}% ({best:.1f} to {worst:.1f})")
         print(f"| {board} ({core}) | {ghz} GHz, IPC {mid_ipc} ({low_ipc} to {high_ipc}) | {' | '.join(cells)} |")
+
+
+def _case_name(audio: str, gated: bool, level: bool) -> str:
+    if not gated:
+        return f"{audio}, gate off"
+    return f"{audio}, gate on" + ("" if level else ", no level normaliser")
 
 
 if __name__ == "__main__":

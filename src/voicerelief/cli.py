@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="check every part and say what to fix")
     _add_device_options(doctor)
     doctor.add_argument("--data-dir", type=Path, metavar="DIR", help="where the session history is kept")
+    doctor.add_argument("--placement", action="store_true",
+                        help="check instead whether the microphone hears you from where you will lie")
     _add_model_option(doctor)
 
     config = commands.add_parser("config", help="show or change the settings file")
@@ -303,6 +305,8 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
+    if args.placement:
+        return _placement(args)
     from voicerelief.doctor import examine
     from voicerelief.store import default_data_dir
 
@@ -310,6 +314,43 @@ def _doctor(args: argparse.Namespace) -> int:
     for finding in findings:
         print(finding.line())
     return 0 if all(f.ok for f in findings) else 1
+
+
+def _placement(args: argparse.Namespace) -> int:
+    import platformdirs
+
+    from voicerelief.commands import load_phrase_table
+    from voicerelief.microphone import Microphone
+    from voicerelief.models import find_model
+    from voicerelief.placement import GOOD_SPEECH_OVER_NOISE_DB, assess, record_test_phrase
+    from voicerelief.prompts import load_prompts
+    from voicerelief.recognizer import load_model
+    from voicerelief.speak import PromptRenderer, Speaker, Voice
+
+    prompts = load_prompts()
+    table = load_phrase_table()
+    model = load_model(find_model(args.model), table)
+    speaker = Speaker(PromptRenderer(Path(platformdirs.user_cache_dir("voicerelief")) / "speech", Voice()),
+                      args.output_device)
+
+    def say(key: str) -> None:
+        print(f"Relief: {prompts.say(key)}", flush=True)
+        speaker.say(prompts.say(key))
+
+    say("placement.ask")
+    microphone = Microphone(args.input_device)
+    try:
+        print("Listening for the test phrase.", flush=True)
+        samples = record_test_phrase(microphone)
+    finally:
+        microphone.close()
+    placement = assess(samples, microphone.rate, model, table.confidence_floor)
+    print(f"speech {placement.speech_dbfs:.0f} dBFS, room noise {placement.noise_dbfs:.0f} dBFS: "
+          f"{placement.speech_over_noise_db:.0f} dB of speech over noise ({GOOD_SPEECH_OVER_NOISE_DB:.0f} dB or more is good)")
+    print(f"heard: {placement.heard or 'nothing'!r} (confidence {placement.confidence:.2f})")
+    print(f"verdict: {'this place is good' if placement.good else 'move the microphone closer'}", flush=True)
+    say(placement.verdict_key)
+    return 0 if placement.good else 1
 
 
 def _stop_on_terminate(signum: int, frame: object) -> None:
