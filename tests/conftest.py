@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
+from audio_rig import AudioRig
 from voicerelief.commands import PhraseTable, load_phrase_table
 from voicerelief.evaluation import shared_data_dir
 from voicerelief.models import find_model
@@ -48,3 +50,12 @@ def no_user_settings(tmp_path_factory):
     os.environ["VOICERELIEF_CONFIG"] = str(tmp_path_factory.mktemp("settings") / "config.toml")
     # Rendered speech too is kept apart from the user's.
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory) -> Iterator[AudioRig]:
+    """The PulseAudio test server with its virtual microphone and speaker, one per test module."""
+    audio = AudioRig(tmp_path_factory.mktemp("pulse"))
+    audio.start()
+    yield audio
+    audio.stop()

@@ -12,14 +12,6 @@ from audio_rig import AudioRig, RunningApp
 RED_FLAG_COUNT = 7
 
 
-@pytest.fixture(scope="module")
-def rig(tmp_path_factory):
-    audio = AudioRig(tmp_path_factory.mktemp("pulse"))
-    audio.start()
-    yield audio
-    audio.stop()
-
-
 @pytest.fixture
 def app(rig, tmp_path):
     running = RunningApp(rig, tmp_path / "data")

@@ -5,7 +5,6 @@ import sys
 import threading
 
 import numpy as np
-import pytest
 import soundfile
 
 from audio_rig import AudioRig
@@ -13,14 +12,6 @@ from voicerelief.audio_file import read_speech
 from voicerelief.rooms import ROOMS, RATE, active_level_dbfs, impulse_response
 
 ROOM_NOISE_DBFS = -50.0
-
-
-@pytest.fixture(scope="module")
-def rig(tmp_path_factory):
-    audio = AudioRig(tmp_path_factory.mktemp("pulse"))
-    audio.start()
-    yield audio
-    audio.stop()
 
 
 def _test_phrase(rig: AudioRig, folder, far: bool) -> str:
