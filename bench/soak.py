@@ -31,21 +31,24 @@ from voicerelief.audio_file import Speech
 from voicerelief.clock import ScaledClock
 from voicerelief.models import find_model
 from voicerelief.recognizer import CommandRecognizer, FileRecognizer, load_model
+from voicerelief.red_flags import load_red_flags
 from voicerelief.session import TimerFired
 from voicerelief.synthesize import synthesize, with_noise
 
-FIRST_SESSION = [("idle", "start")] + [("redFlags", "no")] * 7 + [
+FIRST_QUESTIONS = sum(q.asked == "first" and not q.only_if for q in load_red_flags())
+LATER_QUESTIONS = sum(q.asked == "later" and not q.only_if for q in load_red_flags())
+FIRST_SESSION = [("idle", "start")] + [("redFlags", "no")] * FIRST_QUESTIONS + [
     ("onset", "minutes ago"), ("painBefore", "seven"), ("confirmPainBefore", "yes"), ("rest", "ready"),
-    ("iceReady", "ready"), ("iceRemove", "done"), ("skinCheck", "no"), ("iceReady", "ready"),
+    ("coldOrHeat", "ice"), ("iceReady", "ready"), ("iceRemove", "done"), ("skinCheck", "no"), ("iceReady", "ready"),
     ("iceRemove", "ice off"), ("skinCheck", "no"), ("stretchOffer", "no"), ("painAfter", "five"),
     ("confirmPainAfter", "yes")]
-LATER_ICE = [("idle", "start"), ("recheck", "no"), ("painBefore", "five"), ("confirmPainBefore", "yes"),
-             ("rest", "ready"), ("iceReady", "ready"), ("iceRemove", "done"), ("skinCheck", "no"),
-             ("iceReady", "ready"), ("iceRemove", "done"), ("skinCheck", "no"), ("stretchOffer", "no"),
-             ("painAfter", "four"), ("confirmPainAfter", "yes")]
-LATER_HEAT = [("idle", "start"), ("recheck", "no"), ("painBefore", "three"), ("confirmPainBefore", "yes"),
-              ("rest", "ready"), ("heatReady", "ready"), ("heatRemove", "done"), ("stretchOffer", "no"),
-              ("painAfter", "two"), ("confirmPainAfter", "yes")]
+LATER_ICE = [("idle", "start")] + [("redFlags", "no")] * LATER_QUESTIONS + [
+    ("painBefore", "five"), ("confirmPainBefore", "yes"), ("rest", "ready"), ("iceReady", "ready"),
+    ("iceRemove", "done"), ("skinCheck", "no"), ("iceReady", "ready"), ("iceRemove", "done"), ("skinCheck", "no"),
+    ("stretchOffer", "no"), ("painAfter", "four"), ("confirmPainAfter", "yes")]
+LATER_HEAT = [("idle", "start")] + [("redFlags", "no")] * LATER_QUESTIONS + [
+    ("painBefore", "three"), ("confirmPainBefore", "yes"), ("rest", "ready"), ("heatReady", "ready"),
+    ("heatRemove", "done"), ("stretchOffer", "no"), ("painAfter", "two"), ("confirmPainAfter", "yes")]
 
 
 def sample() -> tuple[float, int]:

@@ -5,19 +5,23 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from voicerelief.app import intent_event, load_content, open_runner
+from voicerelief.app import Content, intent_event, load_content, open_runner
 from voicerelief.clock import FakeClock
+from voicerelief.red_flags import load_red_flags
 from voicerelief.session import Say
 from voicerelief.store import Store
 
 MONDAY_8AM = datetime(2026, 3, 2, 8, 0, 0)
+# How many safety questions a first session asks when every answer is no.
+FIRST_SAFETY_QUESTIONS = sum(q.asked == "first" and not q.only_if for q in load_red_flags())
 
 
 class Harness:
-    def __init__(self, data_dir: Path, start: datetime = MONDAY_8AM, routine: Path | None = None) -> None:
+    def __init__(self, data_dir: Path, start: datetime = MONDAY_8AM, routine: Path | None = None,
+                 content: Content | None = None) -> None:
         self.data_dir = data_dir
         self.clock = FakeClock(start)
-        self.content = load_content(routine)
+        self.content = content or load_content(routine)
         self.spoken: list[Say] = []
         self._open()
 
@@ -61,15 +65,24 @@ class Harness:
 
     def first_session_to_rest(self, onset: str = "minutes ago", pain: str = "seven") -> None:
         self.say("start")
-        for _ in range(len(self.runner.session.red_flag_keys)):
-            self.say("no")
+        self.answer_every_safety_question("no")
         self.say(onset)
         self.say(pain)
         self.say("yes")
         assert self.state == "rest"
 
+    def answer_every_safety_question(self, answer: str) -> int:
+        """Answer each safety question the same way; returns how many were asked."""
+        asked = 0
+        while self.state == "redFlags" and not self.memory.confirming_flag:
+            self.say(answer)
+            asked += 1
+        return asked
+
     def ice_on(self) -> None:
         self.say("ready")
+        if self.state == "coldOrHeat":
+            self.say("ice")
         assert self.state == "iceReady"
         self.say("ready")
         assert self.state == "iceOn"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from audio_rig import AudioRig, RunningApp
+from harness import FIRST_SAFETY_QUESTIONS
 
 from voicerelief.commands import Intent
 from voicerelief.config import Config, load_config
@@ -135,7 +136,7 @@ def test_a_missing_microphone_is_said_aloud_and_logged(rig, tmp_path):
 
 def test_the_service_mode_keeps_the_ice_timer_while_it_waits_for_a_microphone(tmp_path):
     data = tmp_path / "data"
-    ice_on = ["start"] + ["no"] * 7 + ["minutes ago", "seven", "yes", "ready", "ready"]
+    ice_on = ["start"] + ["no"] * FIRST_SAFETY_QUESTIONS + ["minutes ago", "seven", "yes", "ready", "ice", "ready"]
     typed = subprocess.run([sys.executable, "-m", "voicerelief", "run", "--text", "--quiet", "--data-dir", str(data)],
                            input="\n".join(ice_on) + "\n", capture_output=True, text=True, timeout=120)
     assert "Ice is on." in typed.stdout, typed.stderr

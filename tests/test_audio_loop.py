@@ -8,8 +8,8 @@ import time
 import pytest
 
 from audio_rig import AudioRig, RunningApp
+from harness import FIRST_SAFETY_QUESTIONS
 
-RED_FLAG_COUNT = 7
 
 
 @pytest.fixture
@@ -28,9 +28,9 @@ def answer(rig: AudioRig, app: RunningApp, line: str, expect: str) -> float:
 
 def test_it_answers_aloud_in_order_and_walks_a_short_flow(rig, app):
     ready = app.wait_for("Say hey relief to begin")
-    answer(rig, app, "hey relief start", "First, a few safety questions")
+    answer(rig, app, "hey relief start", "First, some safety questions")
     assert rig.loud_between(ready, time.monotonic()) > 0.2, "the answers were heard on the speaker"
-    for number in range(RED_FLAG_COUNT - 1):
+    for number in range(FIRST_SAFETY_QUESTIONS - 1):
         answer(rig, app, "no", "?")
     answer(rig, app, "no", "When did the spasm begin")
     answer(rig, app, "yesterday", "how bad is the pain")
@@ -40,7 +40,7 @@ def test_it_answers_aloud_in_order_and_walks_a_short_flow(rig, app):
     answer(rig, app, "ready", "Ice is on")
     answer(rig, app, "how much time is left", "The ice has 19 minutes")
     said = app.said()
-    order = ["First, a few safety questions", "When did the spasm begin", "I heard 6", "Wrap an ice pack",
+    order = ["First, some safety questions", "When did the spasm begin", "I heard 6", "Wrap an ice pack",
              "Ice is on", "The ice has 19 minutes"]
     positions = [next(i for i, line in enumerate(said) if fragment in line) for fragment in order]
     assert positions == sorted(positions)
@@ -54,7 +54,7 @@ def test_without_the_wake_phrase_nothing_starts(rig, app, tmp_path):
     time.sleep(4)
     assert not any("safety questions" in line for line in app.said())
     answer(rig, app, "hey relief", "Yes? Say start")
-    answer(rig, app, "start", "First, a few safety questions")
+    answer(rig, app, "start", "First, some safety questions")
     assert not (tmp_path / "data" / "recordings").exists(), "no audio is kept unless asked"
 
 
@@ -62,7 +62,7 @@ def test_record_audio_keeps_what_was_heard_privately(rig, tmp_path):
     recording = RunningApp(rig, tmp_path / "data", "--record-audio")
     try:
         recording.wait_for("Say hey relief to begin")
-        answer(rig, recording, "hey relief start", "First, a few safety questions")
+        answer(rig, recording, "hey relief start", "First, some safety questions")
     finally:
         recording.stop()
     kept = sorted((tmp_path / "data" / "recordings").glob("*.wav"))
@@ -73,7 +73,7 @@ def test_record_audio_keeps_what_was_heard_privately(rig, tmp_path):
 def test_a_reply_right_after_a_question_is_heard(rig, app):
     """People answer a yes/no question about 0.2 s after it ends: that answer must not be cut."""
     app.wait_for("Say hey relief to begin")
-    answer(rig, app, "hey relief start", "First, a few safety questions")
+    answer(rig, app, "hey relief start", "First, some safety questions")
     app.wait_until_done_talking(rig)
     first_question = app.said()[-1]
     began, onset_delay, words_ended = rig.speak_timed("repeat")
@@ -92,7 +92,7 @@ def test_a_reply_right_after_a_question_is_heard(rig, app):
 
 def test_it_does_not_react_to_its_own_voice(rig, app):
     app.wait_for("Say hey relief to begin")
-    answer(rig, app, "hey relief start", "First, a few safety questions")
+    answer(rig, app, "hey relief start", "First, some safety questions")
     rig.loop_speaker_into_microphone(True)
     try:
         app.wait_until_done_talking(rig)
@@ -121,12 +121,12 @@ def test_stop_cuts_its_speech_short(rig, app):
     assert rig.loud_between(stop_ended + 0.5, asked) < 0.2
     assert asked - started < 10, "the rest of the introduction was not spoken"
     answer(rig, app, "no", "All right, we carry on.")
-    app.wait_for("bladder", after=asked)
+    app.wait_for("wet or soiled", after=asked)
 
 
 def test_the_session_survives_the_sound_server_restarting(rig, app):
     app.wait_for("Say hey relief to begin")
-    answer(rig, app, "hey relief start", "First, a few safety questions")
+    answer(rig, app, "hey relief start", "First, some safety questions")
     app.wait_until_done_talking(rig)
     asked = app.said()[-1]
     rig.restart(down_seconds=1.0)
@@ -147,12 +147,16 @@ def test_devices_lists_and_marks_the_chosen_ones(rig):
 
 
 def test_doctor_checks_every_part(rig, tmp_path):
+    env = {name: value for name, value in rig.env.items() if name not in ("LC_ALL", "LC_MESSAGES")}
+    env.update(VOICERELIEF_CONFIG=str(tmp_path / "config.toml"), LANG="en_GB.UTF-8")
     result = subprocess.run([sys.executable, "-m", "voicerelief", "doctor", "--input-device", "pulse",
                              "--output-device", "pulse", "--data-dir", str(tmp_path / "d")],
-                            env=rig.env, capture_output=True, text=True, timeout=120)
+                            env=env, capture_output=True, text=True, timeout=120)
     lines = result.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == [
-        "OK  model", "OK  text-to-speech", "OK  microphone", "OK  speaker", "OK  data folder"]
+        "OK  model", "OK  text-to-speech", "OK  microphone", "OK  speaker", "OK  data folder", "OK  numbers to call"]
+    assert lines[-1].endswith("emergency 999, non-emergency medical line 111 (the United Kingdom, from the "
+                              "system's locale)")
     assert "dBFS" in lines[2]
     assert result.returncode == 0
 

@@ -26,13 +26,14 @@ def voicerelief(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("change, key, problem", [
     (("[[stretch]]", "[[stretch]"), "", "not valid TOML"),
-    (('name = "pelvic tilt"', ""), "stretch[2].name", "non-empty"),
+    (('name = "back flattening"', ""), "stretch[2].name", "non-empty"),
     (("hold_seconds = 5\nreps = 8", "hold_seconds = 0\nreps = 8"), "stretch[2].hold_seconds", "from 3 to 120"),
     (("hold_seconds = 5\nreps = 8", "hold_seconds = 10800\nreps = 8"), "stretch[2].hold_seconds", "from 3 to 120"),
     (("reps = 8", 'reps = "eight"'), "stretch[2].reps", "whole number"),
     (('sides = ["left", "right"]\nrest_seconds = 10', 'sides = ["up"]\nrest_seconds = 10'),
      "stretch[3].sides", "'left' and 'right'"),
     (("reps = 8", "reps = 8\ncolour = \"blue\""), "stretch[2].colour", "not a stretch setting"),
+    (('avoid_with = ["pregnant"]', 'avoid_with = ["tall"]'), "stretch[1].avoid_with", "caution questions"),
 ])
 def test_a_bad_routine_names_file_key_and_problem(tmp_path, change, key, problem):
     bad = tmp_path / "routine.toml"

@@ -5,7 +5,10 @@ import sys
 
 import pytest
 
-FIRST_SESSION = ["start"] + ["no"] * 7 + ["minutes ago", "seven", "yes", "ready", "ready", "how much time is left"]
+from harness import FIRST_SAFETY_QUESTIONS
+
+FIRST_SESSION = ["start"] + ["no"] * FIRST_SAFETY_QUESTIONS + ["minutes ago", "seven", "yes", "ready", "ice", "ready",
+                                                              "how much time is left"]
 
 
 def voicerelief(*args: str, stdin: str = "", timeout: float = 300) -> subprocess.CompletedProcess:

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import Harness
+from harness import FIRST_SAFETY_QUESTIONS, Harness
 from voicerelief.commands import load_phrase_table
 from voicerelief.errors import ContentError
 from voicerelief.protocol import load_timings
@@ -25,8 +25,9 @@ from voicerelief.routine import load_routine
 from voicerelief.session import Memory
 from voicerelief.store import DATABASE_NAME, StoreError
 
-SCRIPT = ["start"] + ["no"] * 7 + ["yesterday", "seven", "yes", "ready", "ready", "how much time is left",
-                                   "ice off", "no", "time left", "pause", "resume", "six"]
+SCRIPT = ["start"] + ["no"] * FIRST_SAFETY_QUESTIONS + [
+    "yesterday", "seven", "yes", "ready", "ice", "ready", "how much time is left", "ice off", "no", "time left",
+    "pause", "resume", "six"]
 
 
 def voicerelief(*args: str, stdin: str = "", timeout: float = 120) -> subprocess.CompletedProcess:

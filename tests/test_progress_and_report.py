@@ -17,7 +17,7 @@ from voicerelief.store import DATABASE_NAME, Store
 
 def later_session(run: Harness, pain_before: str) -> None:
     run.say("start")
-    run.say("no")
+    run.answer_every_safety_question("no")
     run.say(pain_before)
     run.say("yes")
 
@@ -103,7 +103,7 @@ def test_the_report_is_one_offline_page(filled, tmp_path):
     page = render_html(history.episodes(filled.store)[0], filled.clock.now())
     assert "data:image/png;base64," in page
     assert "http://" not in page and "https://" not in page and "<script" not in page
-    assert "pelvic tilt" in page and "Late ice removals" in page
+    assert "back flattening" in page and "Late ice removals" in page
     out = tmp_path / "report.html"
     result = subprocess.run([sys.executable, "-m", "voicerelief", "report", "--data-dir", str(filled.data_dir),
                              "--out", str(out)], capture_output=True, text=True, timeout=120)
@@ -134,7 +134,7 @@ def test_forget_really_deletes(tmp_path):
         assert db.execute("SELECT count(*) FROM events WHERE episode = 1").fetchone()[0] == 0
         assert db.execute("SELECT count(*) FROM events WHERE episode = 2").fetchone()[0] > 0
         assert db.execute("PRAGMA freelist_count").fetchone()[0] == 0, "the file was vacuumed"
-    assert b"pelvic tilt" not in database.read_bytes()
+    assert b"back flattening" not in database.read_bytes()
     kept = database.read_bytes()
     refused = subprocess.run([sys.executable, "-m", "voicerelief", "forget", "--all", "--data-dir",
                               str(tmp_path / "d")], input="no\n", capture_output=True, text=True, timeout=60)

@@ -12,8 +12,9 @@ def finish(run: Harness, pain: str) -> list[str]:
 
 
 def later_session(run: Harness) -> None:
-    assert "anything new" in run.say("start")[-1]
-    run.say("no")
+    assert run.say("start")[-2:] == ["First, a quick safety check. Answer yes, no, or maybe.",
+                                     "Since we last spoke, any new trouble holding or passing urine or stools?"]
+    run.answer_every_safety_question("no")
     run.say("six")
     run.say("yes")
     assert run.state == "rest"
@@ -61,7 +62,7 @@ def test_four_days_of_one_episode(tmp_path):
     later_session(run)
     run.say("ready")
     assert run.state == "heatReady"
-    assert "heat is the better choice" in " ".join(run.say("start ice"))
+    assert "heat usually helps more than ice" in " ".join(run.say("start ice"))
     run.say("ready")
     run.wait(minutes=15)
     run.say("done")

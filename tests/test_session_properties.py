@@ -43,7 +43,7 @@ def test_random_use_keeps_every_promise(start, sequence):
         urgent_episode = None
         for kind, value in sequence:
             state_before = run.state
-            confirming = run.memory.confirming_end
+            confirming_flag = run.memory.confirming_flag
             before = len(run.spoken)
             if kind == "say":
                 run.say(value)
@@ -55,12 +55,16 @@ def test_random_use_keeps_every_promise(start, sequence):
             _ice_is_watched(run)
             if kind == "say" and value in ("help", "repeat", "stop"):
                 assert new, f"{value!r} got no answer in {state_before}"
-            if kind == "say" and value == "yes" and state_before in ("redFlags", "recheck") and not confirming:
-                assert run.state == "urgent"
+            if kind == "say" and value == "emergency":
+                assert "session.urgent_emergency" in [say.key for say in new], f"emergency unheard in {state_before}"
+            if run.state == "urgent" and state_before != "urgent" and run.memory.episode != urgent_episode:
+                # Only a spoken confirmation locks an episode: never one misheard word.
+                assert kind == "say" and value == "yes" and confirming_flag, (state_before, kind, value)
                 urgent_episode = run.memory.episode
             if urgent_episode is not None and run.memory.episode == urgent_episode:
                 assert run.state in ("urgent", "idle") or run.memory.confirming_end, run.state
         if urgent_episode is not None:
             guided = [e for e in run.store.events(["ice_on", "heat_on", "stretch"]) if e[1] == urgent_episode]
-            started = [e for e in run.store.events(["red_flag"]) if e[1] == urgent_episode and e[3]["answer"] == "yes"]
-            assert all(g[0] < started[0][0] for g in guided)
+            locked = [e for e in run.store.events(["red_flag"])
+                      if e[1] == urgent_episode and e[3]["answer"] in ("yes", "not sure")]
+            assert all(g[0] < locked[0][0] for g in guided)

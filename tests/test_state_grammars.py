@@ -27,8 +27,8 @@ def content():
 
 def _answer(content, state: str, intent: str) -> list[str]:
     """The keys of what a session standing in ``state`` says to ``intent``."""
-    session = Session(content.prompts, content.timings, content.routine, content.table,
-                      Memory(state=state, onset=MONDAY_8AM.isoformat(), last_session=MONDAY_8AM.isoformat(),
+    session = Session(content.prompts, content.timings, content.routine, content.table, content.red_flags,
+                      content.numbers, Memory(state=state, onset=MONDAY_8AM.isoformat(), last_session=MONDAY_8AM.isoformat(),
                              episode=1, ice_due=(MONDAY_8AM + timedelta(minutes=20)).isoformat(),
                              ice_on_since=MONDAY_8AM.isoformat()))
     effects = session.handle(Said(intent, 5 if intent == "number" else 24 if intent == "onset" else None),
@@ -55,8 +55,7 @@ def test_the_session_tells_the_listener_when_the_grammar_changes(content, tmp_pa
     run.say("start")
     assert expected[-1] == Expect(heard_in_state("redFlags", content.table))
     assert "number" not in expected[-1].intents and "start_ice" not in expected[-1].intents
-    for _ in range(len(run.runner.session.red_flag_keys)):
-        run.say("no")
+    run.answer_every_safety_question("no")
     run.say("yesterday")
     assert expected[-1].intents == heard_in_state("painBefore", content.table)
     assert "number" in expected[-1].intents and "yes" not in expected[-1].intents

@@ -15,14 +15,15 @@ import platformdirs
 
 from voicerelief.clock import Clock, ScaledClock, SystemClock
 from voicerelief.commands import PhraseTable, load_phrase_table
-from voicerelief.config import Config
-from voicerelief.errors import AudioDeviceError, ContentError, ModelError
+from voicerelief.call_numbers import CallNumbers
+from voicerelief.config import Config, numbers_to_call
+from voicerelief.errors import AudioDeviceError, ModelError
 from voicerelief.prompts import Prompts, content_path, load_prompts, read_toml
 from voicerelief.protocol import Timings, load_timings
+from voicerelief.red_flags import CAUTION, RedFlagQuestion, load_red_flags
 from voicerelief.routine import Stretch, load_routine
 from voicerelief.runner import Announcement, EndOfInput, Runner
-from voicerelief.session import (PROMPT_FIELDS, PROMPT_KEYS, RED_FLAG_SECTION, AdjustVoice, Memory, NotUnderstood,
-                                 Said, Say, Session)
+from voicerelief.session import PROMPT_FIELDS, PROMPT_KEYS, AdjustVoice, Memory, NotUnderstood, Said, Say, Session
 from voicerelief.store import Store
 
 if TYPE_CHECKING:  # vosk loads only for the front ends that recognize speech
@@ -47,19 +48,22 @@ class Content:
     timings: Timings
     routine: tuple[Stretch, ...]
     table: PhraseTable
+    red_flags: tuple[RedFlagQuestion, ...]
+    numbers: CallNumbers
 
 
-def load_content(routine_path: Path | None = None, wake_phrase: str | None = None) -> Content:
+def load_content(routine_path: Path | None = None, settings: Config | None = None) -> Content:
     """Every content file, validated; any problem stops the start with one error."""
+    settings = settings or Config()
     required = {f"session.{key}": PROMPT_FIELDS for key in PROMPT_KEYS}
     required.update({f"devices.{key}": {"wake"} for key in DEVICE_PROMPTS})
     prompts = load_prompts(required=required)
-    if not any(key.startswith(RED_FLAG_SECTION + ".") for key in prompts.texts):
-        raise ContentError(prompts.source, RED_FLAG_SECTION, "at least one red-flag question is needed")
     table = load_phrase_table()
-    if wake_phrase and wake_phrase != table.wake_phrase:
-        table = table.with_wake_phrase(wake_phrase)
-    return Content(prompts, load_timings(), load_routine(routine_path), table)
+    if settings.wake_phrase != table.wake_phrase:
+        table = table.with_wake_phrase(settings.wake_phrase)
+    red_flags = load_red_flags()
+    routine = load_routine(routine_path, {question.name for question in red_flags if question.means == CAUTION})
+    return Content(prompts, load_timings(), routine, table, red_flags, numbers_to_call(settings))
 
 
 def open_runner(content: Content, store: Store, clock: Clock, speak: Callable[[Say], None],
@@ -67,7 +71,8 @@ def open_runner(content: Content, store: Store, clock: Clock, speak: Callable[[S
     """A runner on the saved session, or on a new one."""
     saved = store.load_memory()
     memory = Memory.from_dict(saved) if saved else None
-    session = Session(content.prompts, content.timings, content.routine, content.table, memory)
+    session = Session(content.prompts, content.timings, content.routine, content.table, content.red_flags,
+                      content.numbers, memory)
     return Runner(session, store, clock, speak, adjust_voice)
 
 
@@ -203,7 +208,7 @@ def run_voice(content: Content, store: Store, model_option: Path | None, input_d
             runner.post(heard_event(heard))
 
     def session_active() -> bool:
-        return runner.session.state not in ("idle", "urgent") or bool(runner.timers)
+        return runner.session.awaits_the_person() or bool(runner.timers)
 
     listener = Listener(model, content.table, input_device, post, session_active, out.interrupt, record_dir,
                         voice_gate=(config or Config()).voice_gate)

@@ -307,10 +307,12 @@ def _data(args: argparse.Namespace) -> int:
 def _doctor(args: argparse.Namespace) -> int:
     if args.placement:
         return _placement(args)
+    from voicerelief.config import load_config
     from voicerelief.doctor import examine
     from voicerelief.store import default_data_dir
 
-    findings = examine(args.model, args.input_device, args.output_device, args.data_dir or default_data_dir())
+    findings = examine(args.model, args.input_device, args.output_device, args.data_dir or default_data_dir(),
+                       args.settings or load_config())
     for finding in findings:
         print(finding.line())
     return 0 if all(f.ok for f in findings) else 1
@@ -359,10 +361,11 @@ def _stop_on_terminate(signum: int, frame: object) -> None:
 
 def _session(args: argparse.Namespace) -> int:
     from voicerelief import app
+    from voicerelief.config import load_config
     from voicerelief.store import Store, default_data_dir
 
     signal.signal(signal.SIGTERM, _stop_on_terminate)
-    content = app.load_content(args.routine, args.settings.wake_phrase if args.settings else None)
+    content = app.load_content(args.routine, args.settings or load_config())
     store = Store(args.data_dir or default_data_dir(), exclusive=True)
     try:
         from voicerelief.clock import ScaledClock, SystemClock

@@ -1,4 +1,4 @@
-"""The settings file: device names, voice, rate, volume, wake phrase and voice gate, for a machine set up once.
+"""The settings file: devices, voice, rate, volume, wake phrase, voice gate and numbers to call, set up once.
 
 It lives in the platform's config folder (`config.toml`). A command-line option
 wins over the file; the file wins over the built-in default.
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import platformdirs
 
+from voicerelief.call_numbers import OTHER, CallNumbers, call_numbers, is_phone_number, load_countries
 from voicerelief.errors import ContentError, VoiceReliefError
 from voicerelief.prompts import read_toml
 
@@ -28,10 +29,18 @@ class Config:
     volume: float = 1.0
     wake_phrase: str = "hey relief"
     voice_gate: bool = True
+    # Empty: the system's locale decides; the numbers, when set, win over the country's.
+    country: str = ""
+    emergency_number: str = ""
+    urgent_number: str = ""
 
 
 LIMITS = {"words_per_minute": (90, 240), "volume": (0.2, 1.0)}
 SWITCH_WORDS = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
+
+
+def numbers_to_call(config: Config) -> CallNumbers:
+    return call_numbers(config.country, config.emergency_number, config.urgent_number)
 
 
 def config_path() -> Path:
@@ -96,6 +105,14 @@ def _checked(key: str, value: object, file: str) -> object:
         raise ContentError(file, key, f"must be {_described(expected)}")
     if key in LIMITS and not LIMITS[key][0] <= value <= LIMITS[key][1]:
         raise ContentError(file, key, f"must be from {LIMITS[key][0]} to {LIMITS[key][1]}")
+    if key == "country" and value and value != OTHER:
+        value = str(value).upper()
+        if value not in load_countries():
+            known = ", ".join(sorted(code for code in load_countries() if code != OTHER))
+            raise ContentError(file, key, f"must be one of {known}, or other; for another country set "
+                                          "emergency_number and urgent_number instead")
+    if key in ("emergency_number", "urgent_number") and value and not is_phone_number(value):
+        raise ContentError(file, key, "must be a phone number of digits, such as 999 or 116 117")
     if key == "wake_phrase" and (not isinstance(value, str) or len(value.split()) < 2):
         raise ContentError(file, key, "must be at least two words, so that everyday speech does not wake it")
     return value

@@ -22,7 +22,9 @@ def mermaid() -> str:
                     everywhere.append(f"{trigger} → {transition['dest']}")
                     continue
                 destination = source if transition["dest"] is None else transition["dest"]
-                label = trigger + (f" [{transition['conditions']}]" if "conditions" in transition else "")
+                conditions = transition.get("conditions", [])
+                conditions = conditions if isinstance(conditions, list) else [conditions]
+                label = trigger + (f" [{', '.join(conditions)}]" if conditions else "")
                 if label not in edges[(source, destination)]:
                     edges[(source, destination)].append(label)
     lines = ["stateDiagram-v2", "    [*] --> boot"]

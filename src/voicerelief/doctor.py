@@ -9,6 +9,8 @@ from typing import Callable
 
 import numpy as np
 
+from voicerelief.call_numbers import OTHER
+from voicerelief.config import Config
 from voicerelief.errors import VoiceReliefError
 
 
@@ -80,13 +82,25 @@ def check_data(data_dir: Path) -> str:
     return f"{store.path} is readable and writable ({events} events saved)"
 
 
-def examine(model: Path | None, input_name: str | None, output_name: str | None, data_dir: Path) -> list[Finding]:
+def check_numbers(settings: Config) -> str:
+    from voicerelief.config import numbers_to_call
+
+    numbers = numbers_to_call(settings)
+    if numbers.country == OTHER and not settings.emergency_number:
+        raise VoiceReliefError(f"{numbers.describe()}; set yours with `voicerelief config set country GB` "
+                               "(or US, CA, AU, ...), or `config set emergency_number` and `urgent_number`.")
+    return numbers.describe()
+
+
+def examine(model: Path | None, input_name: str | None, output_name: str | None, data_dir: Path,
+            settings: Config) -> list[Finding]:
     checks: list[tuple[str, Callable[[], str]]] = [
         ("model", lambda: check_model(model)),
         ("text-to-speech", check_speech),
         ("microphone", lambda: check_input(input_name)),
         ("speaker", lambda: check_output(output_name)),
         ("data folder", lambda: check_data(data_dir)),
+        ("numbers to call", lambda: check_numbers(settings)),
     ]
     findings = []
     for part, check in checks:

@@ -97,7 +97,7 @@ def table(found: list[Episode]) -> str:
     lines = []
     for episode in found:
         onset = episode.onset.strftime("%a %d %b %H:%M") if episode.onset else "not given"
-        flags = [q for q, answer in episode.red_flags if answer == "yes"]
+        flags = [q for q, answer in episode.red_flags if answer in ("yes", "not sure")]
         lines.append(f"Episode {episode.number}: began {onset}"
                      + (f"; red flag ({', '.join(flags)}): guidance stopped" if flags else ""))
         lines.append(f"  {'session':<17} {'pain':>9}  {'ice rounds':>10}  {'heat':>4}  stretches")

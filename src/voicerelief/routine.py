@@ -8,9 +8,10 @@ from pathlib import Path
 from voicerelief.errors import ContentError
 from voicerelief.protocol import whole_number
 from voicerelief.prompts import content_path, read_toml
+from voicerelief.red_flags import CAUTION, load_red_flags
 
 SIDES = ("left", "right")
-KEYS = {"name", "steps", "hold_seconds", "reps", "sides", "rest_seconds", "only_if_comfortable"}
+KEYS = {"name", "steps", "hold_seconds", "reps", "sides", "rest_seconds", "only_if_comfortable", "avoid_with"}
 
 
 @dataclass(frozen=True)
@@ -22,10 +23,15 @@ class Stretch:
     sides: tuple[str, ...]
     rest_seconds: int
     only_if_comfortable: str = ""
+    # The caution answers (names of red-flag questions) that leave this stretch out.
+    avoid_with: tuple[str, ...] = ()
 
 
-def load_routine(path: Path | None = None) -> tuple[Stretch, ...]:
+def load_routine(path: Path | None = None, cautions: set[str] | None = None) -> tuple[Stretch, ...]:
+    """The routine; ``cautions`` (by default those of red_flags.toml) are what ``avoid_with`` may name."""
     path = path or content_path("routine.toml")
+    if cautions is None:
+        cautions = {question.name for question in load_red_flags() if question.means == CAUTION}
     file = str(path)
     entries = read_toml(path).get("stretch")
     if not isinstance(entries, list) or not entries:
@@ -50,6 +56,10 @@ def load_routine(path: Path | None = None) -> tuple[Stretch, ...]:
         condition = entry.get("only_if_comfortable", "")
         if condition and condition not in {s.name for s in routine}:
             raise ContentError(file, f"{where}.only_if_comfortable", f"names no earlier stretch ({condition!r})")
+        avoid_with = entry.get("avoid_with", [])
+        if not isinstance(avoid_with, list) or not all(name in cautions for name in avoid_with):
+            raise ContentError(file, f"{where}.avoid_with",
+                               f"must be a list of caution questions ({', '.join(sorted(cautions))})")
         routine.append(Stretch(
             name=name.strip(),
             steps=tuple(s.strip() for s in steps),
@@ -58,5 +68,6 @@ def load_routine(path: Path | None = None) -> tuple[Stretch, ...]:
             sides=tuple(sides),
             rest_seconds=whole_number(entry, "rest_seconds", file, where, 0, 120, " seconds"),
             only_if_comfortable=condition,
+            avoid_with=tuple(avoid_with),
         ))
     return tuple(routine)

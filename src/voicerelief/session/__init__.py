@@ -19,10 +19,9 @@ from voicerelief.session.events import (AdjustVoice, CancelTimer, Effect, Event,
                                         Record, Said, Say, SpokeDone, StartTimer, TimerFired)
 from voicerelief.session.machine import QUESTION_STATES, STATE_NAMES, STATES, TRANSITIONS, heard_in_state
 from voicerelief.session.memory import Memory
-from voicerelief.session.screening import RED_FLAG_SECTION
 
 __all__ = [
-    "PROMPT_FIELDS", "PROMPT_KEYS", "QUESTION_STATES", "RED_FLAG_SECTION", "STATES", "STATE_NAMES", "TRANSITIONS",
+    "PROMPT_FIELDS", "PROMPT_KEYS", "QUESTION_STATES", "STATES", "STATE_NAMES", "TRANSITIONS",
     "AdjustVoice", "CancelTimer", "Effect", "Event", "Expect", "Memory", "NotUnderstood", "Quit", "Record", "Said",
     "Say", "Session", "SpokeDone", "StartTimer", "TimerFired", "heard_in_state",
 ]

@@ -7,9 +7,11 @@ from typing import Any, Callable
 
 from transitions import Machine
 
+from voicerelief.call_numbers import CallNumbers
 from voicerelief.commands import PhraseTable
 from voicerelief.prompts import Prompts
 from voicerelief.protocol import Timings
+from voicerelief.red_flags import RedFlagQuestion
 from voicerelief.routine import Stretch
 from voicerelief.session.events import CancelTimer, Effect, Record, Say, StartTimer
 from voicerelief.session.machine import QUESTION_STATES
@@ -27,7 +29,8 @@ class SessionBase:
     machine: Machine
     state: str
     now: datetime
-    red_flag_keys: list[str]
+    red_flags: tuple[RedFlagQuestion, ...]
+    numbers: CallNumbers
     _effects: list[Effect]
     # Bound to each instance by `transitions`.
     trigger: Callable[[str], bool]
@@ -52,12 +55,32 @@ class SessionBase:
         return self.state in QUESTION_STATES
 
     def _ask(self, key: str, urgency: int = 0, **fields: Any) -> None:
-        text = self.prompts.say(key, **fields)
+        text = self._text(key, **fields)
         self.memory.last_prompt = text
         self._emit(Say(text, key, urgency))
 
     def _say(self, key: str, urgency: int = 0, **fields: Any) -> None:
-        self._emit(Say(self.prompts.say(key, **fields), key, urgency))
+        self._emit(Say(self._text(key, **fields), key, urgency))
+
+    def _repeat_last_prompt(self) -> None:
+        if self.memory.last_prompt:
+            self._emit(Say(self.memory.last_prompt, "repeat"))
+
+    def _say_once(self, key: str, **fields: Any) -> None:
+        """Advice a person needs once per episode, not at every session."""
+        if key not in self.memory.said_once:
+            self.memory.said_once.append(key)
+            self._say(key, **fields)
+
+    def _say_closing_advice(self) -> None:
+        """What every session ends with: the safety net, and once per episode how to stay active and get up."""
+        self._say_once("session.stay_active")
+        self._say_once("session.getting_up")
+        self._say("session.safety_net")
+
+    def _text(self, key: str, **fields: Any) -> str:
+        numbers = self.numbers
+        return self.prompts.say(key, emergency=numbers.spoken_emergency(), urgent=numbers.spoken_urgent(), **fields)
 
     def _start(self, name: str, seconds: float) -> None:
         self._emit(StartTimer(name, self.now + timedelta(seconds=seconds)))

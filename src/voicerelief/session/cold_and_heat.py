@@ -16,6 +16,13 @@ class ColdAndHeat(SessionBase):
             return False
         return self._hours_since_onset() < self.timings.ice_window_hours
 
+    def first_round(self) -> bool:
+        return not self.memory.ice_rounds and not self.memory.heat_rounds
+
+    def ice_chosen(self) -> bool:
+        """Ice, unless heat was all this episode has used."""
+        return bool(self.memory.ice_rounds) or not self.memory.heat_rounds
+
     def first_ice_part(self) -> bool:
         return self.memory.ice_part == 1
 
@@ -25,9 +32,16 @@ class ColdAndHeat(SessionBase):
         self._say(key)
 
     def stop_cold_for_today(self) -> None:
+        """Blisters, or skin that stays white or hard: no cold today, and a pharmacist or doctor to look."""
         self.memory.cold_stopped_on = self.now.date().isoformat()
-        self._record("skin", {"problem": True})
-        self._say("session.skin_stop")
+        self._record("skin", {"problem": "damaged"})
+        self._say("session.skin_damaged")
+
+    def skin_still_numb(self) -> None:
+        """Numbness that outlasts the break: no cold until the skin feels normal, which today may not."""
+        self.memory.cold_stopped_on = self.now.date().isoformat()
+        self._record("skin", {"problem": "numb"})
+        self._say("session.skin_still_numb")
 
     def finish_ice_round(self) -> None:
         self.memory.ice_rounds.append(self.now.isoformat())
@@ -82,6 +96,9 @@ class ColdAndHeat(SessionBase):
         memory.ice_back_at = (self.now + timedelta(minutes=self.timings.ice_off_minutes)).isoformat()
         self._start("ice_back", seconds=self.timings.ice_off_minutes * 60)
         self._ask("session.ice_off")
+
+    def on_enter_coldOrHeat(self) -> None:
+        self._ask("session.cold_or_heat")
 
     def on_enter_heatReady(self) -> None:
         self._ask("session.heat_ready")

@@ -6,41 +6,48 @@ from datetime import datetime, timedelta
 
 from transitions import Machine
 
+from voicerelief.call_numbers import CallNumbers
 from voicerelief.commands import NUMBER, ONSET, PhraseTable
 from voicerelief.prompts import Prompts
 from voicerelief.protocol import Timings
+from voicerelief.red_flags import RedFlagQuestion
 from voicerelief.routine import Stretch
 from voicerelief.session.base import minutes_between, time_of
 from voicerelief.session.cold_and_heat import ColdAndHeat
-from voicerelief.session.events import (AdjustVoice, Effect, Event, Expect, NotUnderstood, Quit, Said, Say,
+from voicerelief.session.events import (AdjustVoice, Effect, Event, Expect, NotUnderstood, Quit, Said,
                                         SpokeDone, TimerFired)
 from voicerelief.session.machine import (ANSWERED_IN_STATE, INTERNAL_TRIGGERS, STARTING_INTENTS, STATES,
                                          STRETCH_STATES, TRANSITIONS, heard_in_state, one_trigger_each)
 from voicerelief.session.memory import Memory
 from voicerelief.session.progress import Progress
-from voicerelief.session.screening import RED_FLAG_SECTION, Screening
+from voicerelief.session.screening import Screening
 from voicerelief.session.stretches import TIMERS_OF_STRETCH, Stretches
 
 # Every prompt the session speaks, and the placeholders any prompt may use: checked at start.
 PROMPT_KEYS = frozenset({
-    "confirm_end", "disclaimer", "ended", "ended_with_ice", "faster", "goodbye", "heat_done", "heat_on",
-    "heat_ready", "heat_remove", "heat_remove_again", "help", "help_between", "ice_back", "ice_first_off", "ice_halfway",
-    "ice_not_today", "ice_off", "ice_on", "ice_one_minute", "ice_ready", "ice_remove", "ice_remove_again",
-    "ice_remove_urgent", "ice_round_done", "ice_second", "ice_too_late", "idle", "late_deadline", "louder",
-    "medication", "next_heat", "next_ice", "not_ended", "not_now", "not_understood", "offer_help", "onset", "pain_after",
-    "pain_before", "pain_confirm", "paused", "progress_none", "progress_pain", "progress_rounds", "quieter",
-    "recheck", "redflag_intro", "reprompt", "rest", "restored_heat", "restored_ice", "restored_ice_off",
-    "resumed", "see_someone", "session_end", "skin_check", "skin_stop", "slower", "still_paused",
-    "stretch_begin", "stretch_count", "stretch_done", "stretch_hold", "stretch_hurt", "stretch_hurt_again",
-    "stretch_intro", "stretch_offer", "stretch_release", "stretch_rep", "stretch_rest", "stretch_rules",
-    "stretch_side", "stretch_skipped_double", "stretch_step", "stretches_finished", "summary_pain",
-    "summary_rounds", "time_left_heat", "time_left_ice", "time_left_ice_off", "time_left_none", "urgent",
-    "urgent_again", "welcome", "welcome_back",
+    "cold_or_heat", "confirm_end", "disclaimer", "emergency_confirm", "ended", "ended_with_ice", "faster",
+    "getting_up", "goodbye", "guidance_stopped", "heat_done", "heat_on", "heat_ready", "heat_remove",
+    "heat_remove_again", "help", "help_between", "help_more", "help_more_between", "ice_back", "ice_first_off",
+    "ice_halfway", "ice_not_today", "ice_off", "ice_on", "ice_one_minute", "ice_ready", "ice_remove",
+    "ice_remove_again", "ice_remove_urgent", "ice_round_done", "ice_second", "ice_too_late", "idle", "late_deadline",
+    "louder", "medication", "next_heat", "next_ice", "not_ended", "not_now", "not_understood", "offer_help", "onset",
+    "pain_after", "pain_before", "pain_confirm", "paused", "progress_none", "progress_pain", "progress_rounds",
+    "quieter", "reassure", "recheck_intro", "redflag_ask_again", "redflag_confirm", "redflag_confirm_unsure",
+    "redflag_intro", "reprompt", "rest", "restored_heat", "restored_ice", "restored_ice_off", "resumed",
+    "safety_net", "see_someone", "see_someone_recurring", "see_someone_worse", "session_end", "skin_check",
+    "skin_damaged", "skin_still_numb", "slower", "stay_active", "still_paused", "stretch_begin", "stretch_count",
+    "stretch_done", "stretch_hold", "stretch_hurt", "stretch_hurt_again", "stretch_intro", "stretch_left_out",
+    "stretch_offer", "stretch_release", "stretch_rep", "stretch_rest", "stretch_rules", "stretch_side",
+    "stretch_skipped_double", "stretch_step", "stretches_finished", "stretches_none", "summary_pain", "summary_rounds",
+    "time_left_heat", "time_left_ice", "time_left_ice_off", "time_left_none", "urgent_again_emergency",
+    "urgent_again_today", "urgent_emergency", "urgent_take_off", "urgent_today", "urgent_today_no_line", "welcome",
+    "welcome_back",
 })
-PROMPT_FIELDS = frozenset({"after", "answers", "before", "best", "count", "elapsed", "first", "heat", "heat_today",
-                           "ice", "ice_today", "late", "latest", "left", "minutes", "name", "rep", "reps", "score",
-                           "seconds", "side", "step", "time", "timer"})
+PROMPT_FIELDS = frozenset({"after", "answers", "before", "best", "count", "elapsed", "emergency", "first", "heat",
+                           "heat_today", "ice", "ice_today", "late", "latest", "left", "minutes", "name", "names", "rep",
+                           "reps", "score", "seconds", "side", "step", "time", "timer", "urgent", "what"})
 
+MOST_ANSWERS_SUGGESTED = 4
 # Intents handled the same way in every state.
 VOICE_STEPS = {"slower": AdjustVoice(rate_step=-20), "faster": AdjustVoice(rate_step=20),
                "louder": AdjustVoice(volume_step=0.15), "quieter": AdjustVoice(volume_step=-0.15)}
@@ -49,14 +56,15 @@ VOICE_STEPS = {"slower": AdjustVoice(rate_step=-20), "faster": AdjustVoice(rate_
 class Session(Screening, ColdAndHeat, Stretches, Progress):
     """The relief protocol. Call ``handle(event, now)``; it returns the effects to carry out."""
 
-    def __init__(self, prompts: Prompts, timings: Timings, routine: tuple[Stretch, ...],
-                 table: PhraseTable, memory: Memory | None = None) -> None:
+    def __init__(self, prompts: Prompts, timings: Timings, routine: tuple[Stretch, ...], table: PhraseTable,
+                 red_flags: tuple[RedFlagQuestion, ...], numbers: CallNumbers, memory: Memory | None = None) -> None:
         self.prompts = prompts
         self.timings = timings
         self.routine = routine
         self.table = table
+        self.red_flags = red_flags
+        self.numbers = numbers
         self.memory = memory or Memory()
-        self.red_flag_keys = [key for key in prompts.texts if key.startswith(RED_FLAG_SECTION + ".")]
         self._effects: list[Effect] = []
         self._listening: frozenset[str] = frozenset()
         self.now = datetime.min
@@ -105,22 +113,36 @@ class Session(Screening, ColdAndHeat, Stretches, Progress):
         """The intents that move the protocol on from the current state."""
         return [t for t in self.machine.get_triggers(self.state) if t not in INTERNAL_TRIGGERS]
 
+    def awaits_the_person(self) -> bool:
+        """A session is under way, or a yes-or-no is asked: answers need no wake phrase now."""
+        memory = self.memory
+        return self.state not in ("idle", "urgent") or memory.confirming_end or bool(memory.confirming_flag)
+
     def listening_for(self) -> frozenset[str]:
         """Every intent the session acts on now: what the recognizer should listen for."""
-        if self.memory.confirming_end:
+        if self.memory.confirming_end or self.memory.confirming_flag:
             return frozenset({"yes", "no"}) | self.table.always
         return heard_in_state(self.state, self.table, paused=self.memory.paused)
 
     def _on_said(self, said: Said) -> None:
         memory = self.memory
         self._restart_silence()
+        if said.intent != "help":
+            memory.help_given = False
+        if said.intent == "emergency":
+            memory.confirming_end = False
+            self.hear_emergency()
+            return
+        if memory.confirming_flag:
+            self.on_flag_answer(said.intent)
+            return
         if memory.confirming_end:
             self._on_end_answer(said)
             return
         if said.intent not in self.listening_for():
             # Not something this moment listens for (typed, or heard before the grammar changed).
             if self.state == "urgent":
-                self._say("session.urgent_again", urgency=1)
+                self.remind_urgent()
             elif memory.paused:
                 self._say("session.still_paused")
             else:
@@ -152,7 +174,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress):
         if said.intent in STARTING_INTENTS and self.state in ("idle", "urgent"):
             said = Said("start")
         elif self.state == "urgent":
-            self._say("session.urgent_again", urgency=1)
+            self.remind_urgent()
             return
         if said.intent in self.machine.get_triggers(self.state):
             self.trigger(said.intent)
@@ -163,10 +185,13 @@ class Session(Screening, ColdAndHeat, Stretches, Progress):
         memory = self.memory
         intent = said.intent
         if intent == "help":
-            self._say_help()
+            if memory.help_given:
+                self._say("session.help_more" if self._is_question() else "session.help_more_between")
+            else:
+                self._say_help()
+            memory.help_given = not memory.help_given
         elif intent == "repeat":
-            if memory.last_prompt:
-                self._emit(Say(memory.last_prompt, "repeat"))
+            self._repeat_last_prompt()
         elif intent == "time_left":
             self._say_time_left()
         elif intent == "progress":
@@ -181,8 +206,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress):
         elif intent == "resume" and memory.paused:
             memory.paused = False
             self._say("session.resumed")
-            if memory.last_prompt:
-                self._emit(Say(memory.last_prompt, "repeat"))
+            self._repeat_last_prompt()
         elif intent == "goodbye" and self.state == "idle":
             self._say("session.goodbye")
             self._emit(Quit())
@@ -205,6 +229,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress):
             for name in TIMERS_OF_STRETCH + ("silence", "ice_back", "heat_due", "heat_remind"):
                 self._cancel(name)
             self.trigger("end_session")
+            self._say_closing_advice()
             if ice_left is not None:
                 memory.session_closed = True
                 self._say("session.ended_with_ice", minutes=ice_left)
@@ -213,8 +238,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress):
         elif said.intent == "no":
             memory.confirming_end = False
             self._say("session.not_ended")
-            if memory.last_prompt:
-                self._emit(Say(memory.last_prompt, "repeat"))
+            self._repeat_last_prompt()
         else:
             self._say("session.reprompt", answers="yes or no")
 
@@ -289,6 +313,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress):
         memory.last_prompt = self.prompts.say("session.idle")
         if memory.session_closed:
             memory.session_closed = False
+            self._say_closing_advice()
             self._say("session.session_end")
 
     def _welcome_back(self) -> None:
@@ -305,11 +330,14 @@ class Session(Screening, ColdAndHeat, Stretches, Progress):
             left = max(0, -minutes_between(memory.heat_due, self.now))
             self._say("session.restored_heat", elapsed=minutes_between(memory.heat_since, self.now), left=left)
         elif memory.last_prompt and self.state != "idle":
-            self._emit(Say(memory.last_prompt, "repeat"))
+            self._repeat_last_prompt()
         else:
             self._say("session.idle")
 
     def _answers(self) -> str:
+        """The answers to suggest now: no more than four, so that they can be held after one hearing."""
+        if self.memory.confirming_end or self.memory.confirming_flag:
+            return "yes or no"
         spoken = []
         for intent in self.expected_intents():
             if intent == NUMBER:
@@ -320,6 +348,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress):
                 phrases = self.table.phrases_for(intent)
                 if phrases:
                     spoken.append(phrases[0])
+        spoken = spoken[:MOST_ANSWERS_SUGGESTED]
         if not spoken:
             return "help"
         return spoken[0] if len(spoken) == 1 else ", ".join(spoken[:-1]) + " or " + spoken[-1]

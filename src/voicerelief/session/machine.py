@@ -17,12 +17,12 @@ STATES: list[dict[str, Any]] = [
     {"name": "boot"},
     {"name": "idle"},
     {"name": "redFlags", "question": True},
-    {"name": "recheck", "question": True},
     {"name": "urgent"},
     {"name": "onset", "question": True},
     {"name": "painBefore", "question": True},
     {"name": "confirmPainBefore", "question": True},
     {"name": "rest", "question": True},
+    {"name": "coldOrHeat", "question": True},
     {"name": "iceReady", "question": True},
     {"name": "iceOn"},
     {"name": "iceRemove"},
@@ -41,34 +41,46 @@ STATES: list[dict[str, Any]] = [
 
 STRETCH_STATES = ["stretchIntro", "stretchHold", "stretchRest"]
 # States from which a new activity (ice, heat, stretches) may be started by name.
-BETWEEN_ACTIVITIES = ["rest", "stretchOffer", "painAfter", "iceReady", "heatReady"]
+BETWEEN_ACTIVITIES = ["rest", "coldOrHeat", "stretchOffer", "painAfter", "iceReady", "heatReady"]
 
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "power_on", "source": "boot", "dest": "idle"},
-    # Starting: a new episode asks the red-flag questions; a known one re-checks once.
-    {"trigger": "start", "source": ["idle", "urgent"], "dest": "urgent", "conditions": "episode_is_urgent"},
-    {"trigger": "start", "source": ["idle", "urgent"], "dest": "recheck", "conditions": "episode_is_known"},
-    {"trigger": "start", "source": ["idle", "urgent"], "dest": "redFlags"},
-    {"trigger": "yes", "source": ["redFlags", "recheck"], "dest": "urgent"},
-    {"trigger": "no", "source": "redFlags", "dest": None, "conditions": "more_red_flags",
+    # Starting: a new episode asks every safety question; a known one asks the short re-check.
+    {"trigger": "start", "source": ["idle", "urgent"], "dest": "urgent", "conditions": "episode_is_urgent",
+     "after": "remind_urgent"},
+    {"trigger": "start", "source": ["idle", "urgent"], "dest": "redFlags", "conditions": "episode_is_known",
+     "before": "begin_later_session"},
+    {"trigger": "start", "source": ["idle", "urgent"], "dest": "redFlags", "before": "begin_episode"},
+    # A red-flag yes (or "not sure") is asked again before it counts; a caution is noted and the questions go on.
+    {"trigger": "yes", "source": "redFlags", "dest": None, "prepare": "note_caution",
+     "conditions": "answer_needs_confirming", "after": "confirm_red_flag"},
+    {"trigger": "unsure", "source": "redFlags", "dest": None, "prepare": "note_caution",
+     "conditions": "answer_needs_confirming", "after": "confirm_unsure"},
+    {"trigger": ["yes", "unsure", "no"], "source": "redFlags", "dest": None, "conditions": "more_red_flags",
      "after": "ask_next_red_flag"},
-    {"trigger": "no", "source": "redFlags", "dest": "onset"},
-    {"trigger": "no", "source": "recheck", "dest": "painBefore"},
+    {"trigger": ["yes", "unsure", "no"], "source": "redFlags", "dest": "onset", "conditions": "new_episode"},
+    {"trigger": ["yes", "unsure", "no"], "source": "redFlags", "dest": "painBefore"},
+    # A confirmed red flag, from any state: no ice, heat or stretches until a new episode.
+    {"trigger": "declare_urgent", "source": "*", "dest": "urgent"},
     {"trigger": "onset", "source": "onset", "dest": "painBefore"},
     # Pain before, confirmed.
     {"trigger": "number", "source": "painBefore", "dest": "confirmPainBefore"},
     {"trigger": "no", "source": "confirmPainBefore", "dest": "painBefore"},
     {"trigger": "number", "source": "confirmPainBefore", "dest": "confirmPainBefore"},
     {"trigger": "yes", "source": "confirmPainBefore", "dest": "rest"},
-    # After rest: ice in the first hours, heat after.
-    {"trigger": "next", "source": "rest", "dest": "iceReady", "conditions": "ice_allowed"},
+    # After rest: the choice of ice or heat at the first round; ice in the first days, heat after.
+    {"trigger": "next", "source": "rest", "dest": "coldOrHeat", "conditions": ["ice_allowed", "first_round"]},
+    {"trigger": "next", "source": "rest", "dest": "iceReady", "conditions": ["ice_allowed", "ice_chosen"]},
     {"trigger": "next", "source": "rest", "dest": "heatReady"},
     {"trigger": "start_ice", "source": BETWEEN_ACTIVITIES, "dest": "iceReady", "conditions": "ice_allowed"},
     {"trigger": "start_ice", "source": BETWEEN_ACTIVITIES, "dest": "heatReady", "after": "explain_no_ice"},
     {"trigger": "start_heat", "source": BETWEEN_ACTIVITIES, "dest": "heatReady"},
+    {"trigger": "stretches", "source": BETWEEN_ACTIVITIES, "dest": "painAfter", "conditions": "no_safe_stretch",
+     "before": "explain_no_stretches"},
     {"trigger": "stretches", "source": BETWEEN_ACTIVITIES, "dest": "stretchIntro", "before": "begin_routine"},
     # The ice round: on, remove, skin check, off, on again, remove, skin check.
     {"trigger": ["next", "yes"], "source": "iceReady", "dest": "iceOn"},
+    {"trigger": "skip", "source": "iceReady", "dest": "stretchOffer", "before": "skin_still_numb"},
     {"trigger": "ice_due", "source": "*", "dest": "iceRemove"},
     {"trigger": "ice_off", "source": ["iceOn", "iceRemove"], "dest": "skinCheck"},
     {"trigger": "next", "source": "iceRemove", "dest": "skinCheck"},
@@ -85,6 +97,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": ["next", "ice_off"], "source": ["heatOn", "heatRemove"], "dest": "stretchOffer",
      "before": "finish_heat"},
     # Stretches.
+    {"trigger": "yes", "source": "stretchOffer", "dest": "painAfter", "conditions": "no_safe_stretch",
+     "before": "explain_no_stretches"},
     {"trigger": "yes", "source": "stretchOffer", "dest": "stretchIntro", "before": "begin_routine"},
     {"trigger": "no", "source": "stretchOffer", "dest": "painAfter"},
     {"trigger": ["next", "yes"], "source": "stretchIntro", "dest": "stretchHold"},
@@ -112,7 +126,8 @@ TRANSITIONS: list[dict[str, Any]] = [
 
 QUESTION_STATES = frozenset(state["name"] for state in STATES if state.get("question"))
 # Triggers that come from timers and the session itself, never from the person.
-INTERNAL_TRIGGERS = frozenset({"power_on", "ice_due", "ice_back", "heat_due", "hold_end", "rest_end", "end_session"})
+INTERNAL_TRIGGERS = frozenset({"power_on", "ice_due", "ice_back", "heat_due", "hold_end", "rest_end", "end_session",
+                               "declare_urgent"})
 # Said where nothing is under way, each of these starts a session.
 STARTING_INTENTS = frozenset({"start", "start_ice", "start_heat", "stretches"})
 # Intents a state answers without a transition of its own: starting from idle, "take the ice

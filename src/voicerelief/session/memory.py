@@ -14,6 +14,8 @@ class Memory:
     episode: int = 0
     onset: str = ""
     urgent: bool = False
+    # Saved before tiers existed, an urgent episode keeps the stronger advice.
+    urgent_tier: str = "emergency"
     last_session: str = ""
     cold_stopped_on: str = ""
     see_someone_said: bool = False
@@ -24,6 +26,16 @@ class Memory:
     pain_after: int | None = None
     pending_score: int | None = None
     red_flag: int = 0
+    # Which safety questions this session asks ("first" or "later"), and the yes answers of the episode.
+    screening: str = "first"
+    yes_answers: list[str] = field(default_factory=list)
+    # A red-flag answer waiting to be confirmed: a question's name, or the emergency phrase.
+    confirming_flag: str = ""
+    flag_unsure: bool = False
+    # The question that was waiting when the emergency phrase cut in, asked again if it was not an emergency.
+    interrupted_prompt: str = ""
+    # Advice given once per episode (reassurance, getting up, ...), by prompt key.
+    said_once: list[str] = field(default_factory=list)
     ice_part: int = 1
     ice_on_since: str = ""
     ice_due: str = ""
@@ -39,6 +51,8 @@ class Memory:
     hurts: int = 0
     uncomfortable: list[str] = field(default_factory=list)
     paused: bool = False
+    # The short help list was just given: "help" again gives the rest.
+    help_given: bool = False
     confirming_end: bool = False
     silence: int = 0
     last_prompt: str = ""

@@ -7,6 +7,10 @@ from datetime import timedelta
 from voicerelief.session.base import SessionBase, clock_time, count_on_day, time_of
 
 
+# Pain this many points above the episode's first score is "getting worse".
+WORSE_BY = 2
+
+
 class Progress(SessionBase):
     def on_enter_painBefore(self) -> None:
         self._ask("session.pain_before")
@@ -19,6 +23,7 @@ class Progress(SessionBase):
         memory.pain_before = memory.pending_score
         memory.pains.append((self.now.isoformat(), memory.pain_before))
         self._record("pain", {"score": memory.pain_before, "when": "before"})
+        self._say_once("session.reassure")
         self._ask("session.rest")
 
     def on_enter_painAfter(self) -> None:
@@ -39,7 +44,11 @@ class Progress(SessionBase):
                   ice=count_on_day(memory.ice_rounds, today), heat=count_on_day(memory.heat_rounds, today))
         if (memory.pain_after or 0) >= 7:
             self._say("session.medication")
+        if self._getting_worse() and not memory.see_someone_said:
+            memory.see_someone_said = True
+            self._say("session.see_someone_worse")
         self._say_next_due()
+        self._say_closing_advice()
         self._say("session.session_end")
         self._record("session_end", {"state": "summary", "by": "protocol"})
 
@@ -56,10 +65,14 @@ class Progress(SessionBase):
                   heat_today=count_on_day(memory.heat_rounds, today), heat=len(memory.heat_rounds))
         if memory.ice_rounds or memory.heat_rounds:
             self._say_next_due()
-        not_easing = not scores or scores[-1] >= scores[0] - 1
+        not_easing = not scores or (scores[-1] >= scores[0] - 1 and scores[-1] > 2)
         if self._hours_since_onset() >= 24 * self.timings.see_someone_days and not_easing:
             memory.see_someone_said = True
             self._say("session.see_someone")
+
+    def _getting_worse(self) -> bool:
+        scores = [score for _, score in self.memory.pains if score is not None]
+        return len(scores) >= 2 and scores[-1] >= scores[0] + WORSE_BY
 
     def _say_next_due(self) -> None:
         memory = self.memory

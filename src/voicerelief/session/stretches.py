@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from voicerelief.routine import Stretch
 from voicerelief.session.base import SessionBase
+from voicerelief.session.events import Say
 
 TIMERS_OF_STRETCH = ("hold_tick", "hold_end", "rest_end")
 
@@ -19,10 +20,21 @@ class Stretches(SessionBase):
     def first_hurt_and_more(self) -> bool:
         return self.memory.hurts == 0 and self.advance_stretch()
 
+    def no_safe_stretch(self) -> bool:
+        return not any(self._is_safe(stretch) for stretch in self.routine)
+
+    def explain_no_stretches(self) -> None:
+        self._say_why_left_out(self.routine)
+        self._say("session.stretches_none")
+
     def begin_routine(self) -> None:
         memory = self.memory
-        memory.stretch, memory.side, memory.rep, memory.hurts = 0, 0, 1, 0
         memory.uncomfortable = []
+        memory.stretch, memory.side, memory.rep, memory.hurts = self._stretch_after(-1) or 0, 0, 1, 0
+        left_out = [stretch for stretch in self.routine if not self._is_safe(stretch)]
+        if left_out:
+            self._say("session.stretch_left_out", names=_spoken_list([stretch.name for stretch in left_out]))
+            self._say_why_left_out(left_out)
         self._say("session.stretch_rules")
 
     def finish_stretch(self) -> None:
@@ -102,18 +114,31 @@ class Stretches(SessionBase):
         return self.routine[self.memory.stretch]
 
     def _next_stretch_index(self) -> int | None:
-        memory = self.memory
-        for index in range(memory.stretch + 1, len(self.routine)):
-            condition = self.routine[index].only_if_comfortable
-            if not condition or condition not in memory.uncomfortable:
-                return index
+        return self._stretch_after(self.memory.stretch)
+
+    def _stretch_after(self, index: int) -> int | None:
+        for following in range(index + 1, len(self.routine)):
+            stretch = self.routine[following]
+            condition = stretch.only_if_comfortable
+            if self._is_safe(stretch) and (not condition or condition not in self.memory.uncomfortable):
+                return following
         return None
+
+    def _is_safe(self, stretch: Stretch) -> bool:
+        return not set(stretch.avoid_with) & set(self.memory.yes_answers)
+
+    def _say_why_left_out(self, stretches: tuple[Stretch, ...] | list[Stretch]) -> None:
+        """Each caution answered yes that leaves these stretches out, in its own words."""
+        avoided = {name for stretch in stretches for name in stretch.avoid_with}
+        for question in self.red_flags:
+            if question.name in avoided and question.name in self.memory.yes_answers:
+                self._emit(Say(question.why, f"{question.key}.why"))
 
     def _move_to_next_stretch(self) -> None:
         memory = self.memory
         following = self._next_stretch_index()
         skipped_for_safety = [s for s in self.routine[memory.stretch + 1:following]
-                              if s.only_if_comfortable in memory.uncomfortable]
+                              if self._is_safe(s) and s.only_if_comfortable in memory.uncomfortable]
         if skipped_for_safety:
             self._say("session.stretch_skipped_double")
         if following is not None:
@@ -134,6 +159,10 @@ class Stretches(SessionBase):
         step = _count_step(stretch.hold_seconds)
         if self.memory.count + step < stretch.hold_seconds:
             self._start("hold_tick", seconds=step)
+
+
+def _spoken_list(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _count_step(hold_seconds: int) -> int:

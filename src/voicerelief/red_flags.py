@@ -1,0 +1,72 @@
+"""The safety questions: loaded from ``content/red_flags.toml`` and checked, so that none is ever lost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from voicerelief.errors import ContentError
+from voicerelief.prompts import content_path, read_toml
+
+EMERGENCY, TODAY, CAUTION = "emergency", "today", "caution"
+MEANINGS = (EMERGENCY, TODAY, CAUTION)
+FIRST, LATER = "first", "later"
+KEYS = {"name", "means", "asked", "ask", "heard_as", "only_if", "why"}
+
+
+@dataclass(frozen=True)
+class RedFlagQuestion:
+    name: str
+    means: str
+    asked: str
+    ask: str
+    heard_as: str
+    only_if: str = ""
+    why: str = ""
+
+    @property
+    def key(self) -> str:
+        """The key its spoken question is recorded and cached under."""
+        return f"red_flags.{self.name}"
+
+
+def load_red_flags(path: Path | None = None) -> tuple[RedFlagQuestion, ...]:
+    path = path or content_path("red_flags.toml")
+    file = str(path)
+    entries = read_toml(path).get("question")
+    if not isinstance(entries, list) or not entries:
+        raise ContentError(file, "question", "there must be at least one [[question]] table")
+    questions: list[RedFlagQuestion] = []
+    for number, entry in enumerate(entries, start=1):
+        where = f"question[{number}]"
+        if not isinstance(entry, dict):
+            raise ContentError(file, where, "must be a table")
+        unknown = sorted(set(entry) - KEYS)
+        if unknown:
+            raise ContentError(file, f"{where}.{unknown[0]}", "is not a question setting")
+        text = {key: _text(entry, key, file, where, required=key in ("name", "ask", "heard_as"))
+                for key in ("name", "ask", "heard_as", "only_if", "why")}
+        means, asked = entry.get("means"), entry.get("asked")
+        if means not in MEANINGS:
+            raise ContentError(file, f"{where}.means", f"must be one of {', '.join(MEANINGS)}")
+        if asked not in (FIRST, LATER):
+            raise ContentError(file, f"{where}.asked", f"must be {FIRST!r} or {LATER!r}")
+        if means == CAUTION and not text["why"]:
+            raise ContentError(file, f"{where}.why", "a caution needs the sentence that explains it")
+        if text["only_if"] and text["only_if"] not in {q.name for q in questions if q.asked == asked}:
+            raise ContentError(file, f"{where}.only_if", f"names no earlier question ({text['only_if']!r})")
+        questions.append(RedFlagQuestion(means=means, asked=asked, **text))
+    for asked in (FIRST, LATER):
+        if not any(q.asked == asked and q.means == EMERGENCY for q in questions):
+            raise ContentError(file, "question", f"at least one emergency question must be asked {asked!r}")
+    names = [q.name for q in questions]
+    if len(set(names)) != len(names):
+        raise ContentError(file, "question", "two questions have the same name")
+    return tuple(questions)
+
+
+def _text(entry: dict, key: str, file: str, where: str, required: bool) -> str:
+    value = entry.get(key, "")
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise ContentError(file, f"{where}.{key}", "must be a non-empty string")
+    return value.strip()
