@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import queue
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from voicerelief.app import Content, intent_event, load_content, open_runner
+from voicerelief.app import Content, intent_event, load_content, open_runner, send_alerts
 from voicerelief.clock import FakeClock
 from voicerelief.red_flags import load_red_flags
 from voicerelief.session import Say
@@ -28,7 +30,27 @@ class Harness:
     def _open(self) -> None:
         self.store = Store(self.data_dir)
         self.runner = open_runner(self.content, self.store, self.clock, self.spoken.append)
+        self.sender = send_alerts(self.runner, self.content)
         self.runner.start()
+
+    def until_said(self, fragment: str, timeout: float = 30.0) -> list[str]:
+        """Handle events from other threads (alert reports) until a line with ``fragment`` is spoken."""
+        before = len(self.spoken)
+        deadline = time.monotonic() + timeout
+        while not any(fragment in s.text for s in self.spoken[before:]):
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"{fragment!r} was not said; said: {[s.text for s in self.spoken[before:]]}"
+            try:
+                event = self.runner.events.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            self.runner.handle(event)
+        return [s.text for s in self.spoken[before:]]
+
+    def close(self) -> None:
+        if self.sender is not None:
+            self.sender.close()
+        self.store.close()
 
     @property
     def state(self) -> str:
@@ -51,7 +73,7 @@ class Harness:
 
     def restart(self, after_minutes: float = 0) -> list[str]:
         """Stop the program, let time pass while it is down, and start it again."""
-        self.store.close()
+        self.close()
         self.clock.advance(after_minutes * 60)
         before = len(self.spoken)
         self._open()

@@ -103,7 +103,7 @@ def test_it_does_not_react_to_its_own_voice(rig, app):
         app.wait_until_done_talking(rig)
         time.sleep(3)
         heard_itself = app.said()[asked + 1:]
-        assert heard_itself == [], f"it reacted to its own voice: {heard_itself}"
+        assert heard_itself == [], f"it reacted to its own voice: {heard_itself}; log: {app.errors[-8:]}"
     finally:
         rig.loop_speaker_into_microphone(False)
 

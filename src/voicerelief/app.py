@@ -16,6 +16,7 @@ import platformdirs
 from voicerelief.clock import Clock, ScaledClock, SystemClock
 from voicerelief.commands import PhraseTable, load_phrase_table
 from voicerelief.call_numbers import CallNumbers
+from voicerelief.carers import Carer
 from voicerelief.config import Config, numbers_to_call
 from voicerelief.errors import AudioDeviceError, ModelError
 from voicerelief.prompts import Prompts, content_path, load_prompts, read_toml
@@ -23,10 +24,12 @@ from voicerelief.protocol import Timings, load_timings
 from voicerelief.red_flags import CAUTION, RedFlagQuestion, load_red_flags
 from voicerelief.routine import Stretch, load_routine
 from voicerelief.runner import Announcement, EndOfInput, Runner
-from voicerelief.session import PROMPT_FIELDS, PROMPT_KEYS, AdjustVoice, Memory, NotUnderstood, Said, Say, Session
+from voicerelief.session import (ALERT_KEYS, PROMPT_FIELDS, PROMPT_KEYS, AdjustVoice, Memory, NotUnderstood, Said, Say,
+                                 Session)
 from voicerelief.store import Store
 
-if TYPE_CHECKING:  # vosk loads only for the front ends that recognize speech
+if TYPE_CHECKING:  # vosk and Apprise load only for the front ends that use them
+    from voicerelief.alert_delivery import AlertSender
     from voicerelief.recognizer import Heard
 
 log = logging.getLogger(__name__)
@@ -50,20 +53,23 @@ class Content:
     table: PhraseTable
     red_flags: tuple[RedFlagQuestion, ...]
     numbers: CallNumbers
+    carers: tuple[Carer, ...] = ()
 
 
-def load_content(routine_path: Path | None = None, settings: Config | None = None) -> Content:
+def load_content(routine_path: Path | None = None, settings: Config | None = None,
+                 carers: tuple[Carer, ...] = ()) -> Content:
     """Every content file, validated; any problem stops the start with one error."""
     settings = settings or Config()
     required = {f"session.{key}": PROMPT_FIELDS for key in PROMPT_KEYS}
     required.update({f"devices.{key}": {"wake"} for key in DEVICE_PROMPTS})
+    required.update({f"alerts.{key}": {"time"} for key in ALERT_KEYS})
     prompts = load_prompts(required=required)
     table = load_phrase_table()
     if settings.wake_phrase != table.wake_phrase:
         table = table.with_wake_phrase(settings.wake_phrase)
     red_flags = load_red_flags()
     routine = load_routine(routine_path, {question.name for question in red_flags if question.means == CAUTION})
-    return Content(prompts, load_timings(), routine, table, red_flags, numbers_to_call(settings))
+    return Content(prompts, load_timings(), routine, table, red_flags, numbers_to_call(settings), carers)
 
 
 def open_runner(content: Content, store: Store, clock: Clock, speak: Callable[[Say], None],
@@ -72,8 +78,18 @@ def open_runner(content: Content, store: Store, clock: Clock, speak: Callable[[S
     saved = store.load_memory()
     memory = Memory.from_dict(saved) if saved else None
     session = Session(content.prompts, content.timings, content.routine, content.table, content.red_flags,
-                      content.numbers, memory)
+                      content.numbers, memory, tuple(carer.name for carer in content.carers))
     return Runner(session, store, clock, speak, adjust_voice)
+
+
+def send_alerts(runner: Runner, content: Content) -> AlertSender | None:
+    """With carers set up, the runner's alerts go out; without, nothing that could open a socket is loaded."""
+    if not content.carers:
+        return None
+    from voicerelief.alert_delivery import AlertSender
+
+    runner.courier = AlertSender(content.carers, runner.post)
+    return runner.courier
 
 
 def intent_event(table: PhraseTable, text: str) -> Said | NotUnderstood:
@@ -160,6 +176,7 @@ def run_text(content: Content, store: Store, speak_aloud: bool, output_device: s
     """Typed commands on standard input; the answers printed, and spoken unless quiet."""
     out = VoiceOut(speak_aloud, output_device, store=store)
     runner = open_runner(content, store, clock or SystemClock(), out.say, out.adjust)
+    sender = send_alerts(runner, content)
 
     def read_lines() -> None:
         for line in sys.stdin:
@@ -175,6 +192,8 @@ def run_text(content: Content, store: Store, speak_aloud: bool, output_device: s
         print(content.prompts.say("devices.stopped"), flush=True)
     finally:
         out.close()
+        if sender is not None:
+            sender.close()
     return 0
 
 
@@ -199,6 +218,7 @@ def run_voice(content: Content, store: Store, model_option: Path | None, input_d
         return EXIT_NEEDS_SETUP
     runner = open_runner(content, store, clock or SystemClock(), out.say, out.adjust)
     runner.on_event = out.listen_again
+    sender = send_alerts(runner, content)
 
     def post(item: Command | Notice) -> None:
         if isinstance(item, Notice):
@@ -234,6 +254,8 @@ def run_voice(content: Content, store: Store, model_option: Path | None, input_d
     finally:
         listener.stop()
         out.close()
+        if sender is not None:
+            sender.close()
         if listener.overflows:
             log.warning("The microphone overflowed %d times.", listener.overflows)
     return 0

@@ -66,6 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
     config_set.add_argument("key")
     config_set.add_argument("value")
 
+    alert = commands.add_parser("alert", help="the carers to alert when the person calls for help")
+    alert_commands = alert.add_subparsers(dest="alert_command", required=True, metavar="ACTION")
+    alert_add = alert_commands.add_parser("add", help="add a carer: a name said aloud, and an Apprise URL")
+    alert_add.add_argument("name")
+    alert_add.add_argument("url", help="for example json://192.168.1.20:8080/ or ntfy://home-server/backpain")
+    alert_commands.add_parser("list", help="the carers, their URLs shortened")
+    alert_remove = alert_commands.add_parser("remove", help="remove a carer")
+    alert_remove.add_argument("name")
+    alert_commands.add_parser("test", help="send a test alert to every carer now and say how each went")
+
     service = commands.add_parser("service", help="start the assistant at boot (systemd user unit)")
     service_commands = service.add_subparsers(dest="service_command", required=True, metavar="ACTION")
     service_install = service_commands.add_parser("install", help="write, enable and start the unit")
@@ -160,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
             return _config(args)
         if args.command == "service":
             return _service(args)
+        if args.command == "alert":
+            return _alert(args)
         return _session(args)
     except VoiceReliefError as error:
         print(f"voicerelief: {error}", file=sys.stderr)
@@ -242,6 +254,42 @@ def _config(args: argparse.Namespace) -> int:
         config.set_value(args.key, args.value)
         print(f"{args.key} is now {args.value} (in {config.config_path()}).")
     return 0
+
+
+def _alert(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from voicerelief import carers
+    from voicerelief.config import config_path
+
+    path = carers.carers_path(config_path())
+    if args.alert_command == "add":
+        carers.add_carer(path, args.name, args.url)
+        print(f"{args.name} will be alerted (in {path}, readable by you only). Try it: voicerelief alert test")
+        return 0
+    if args.alert_command == "remove":
+        carers.remove_carer(path, args.name)
+        print(f"{args.name} will no longer be alerted.")
+        return 0
+    found = carers.load_carers(path)
+    if not found:
+        print("No carer is set up: `voicerelief alert add NAME URL` adds one.")
+        return 0 if args.alert_command == "list" else 1
+    if args.alert_command == "list":
+        for carer in found:
+            print(f"{carer.name}: {carer.redacted()}")
+        return 0
+    from voicerelief.alert_delivery import send_with_apprise
+    from voicerelief.app import load_content
+
+    body = load_content().prompts.say("alerts.test", time=datetime.now().strftime("%H:%M"))
+    failed = 0
+    for carer in found:
+        problem = send_with_apprise(carer.url, "VoiceRelief TEST", body)
+        failed += problem is not None
+        print(f"{'OK ' if problem is None else 'FIX'} {carer.name} ({carer.redacted()}): "
+              f"{'the service took the test message' if problem is None else problem}")
+    return 1 if failed else 0
 
 
 def _service(args: argparse.Namespace) -> int:
@@ -361,11 +409,13 @@ def _stop_on_terminate(signum: int, frame: object) -> None:
 
 def _session(args: argparse.Namespace) -> int:
     from voicerelief import app
-    from voicerelief.config import load_config
+    from voicerelief.carers import carers_path, load_carers
+    from voicerelief.config import config_path, load_config
     from voicerelief.store import Store, default_data_dir
 
     signal.signal(signal.SIGTERM, _stop_on_terminate)
-    content = app.load_content(args.routine, args.settings or load_config())
+    carers = load_carers(carers_path(config_path())) if args.command == "run" else ()
+    content = app.load_content(args.routine, args.settings or load_config(), carers)
     store = Store(args.data_dir or default_data_dir(), exclusive=True)
     try:
         from voicerelief.clock import ScaledClock, SystemClock

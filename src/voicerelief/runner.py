@@ -10,11 +10,11 @@ from __future__ import annotations
 import queue
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Protocol
 
 from voicerelief.clock import Clock, FakeClock
-from voicerelief.session import (AdjustVoice, CancelTimer, Effect, Event, Expect, Memory, Quit, Record, Say,
-                                 Session, SpokeDone, StartTimer, TimerFired)
+from voicerelief.session import (AdjustVoice, AlertReport, CancelAlert, CancelTimer, Effect, Event, Expect, Memory,
+                                 Quit, Record, Say, SendAlert, Session, SpokeDone, StartTimer, TimerFired)
 from voicerelief.store import Step, Store
 
 
@@ -30,12 +30,22 @@ class Announcement:
     say: Say
 
 
+class AlertCourier(Protocol):
+    """Takes alerts out to the carers, off the runner's thread, and posts `AlertReport` events back."""
+
+    def deliver(self, alert_id: str, carer: str, body: str) -> None: ...
+
+    def cancel(self, alert_id: str) -> None: ...
+
+
 class Runner:
     def __init__(self, session: Session, store: Store, clock: Clock,
                  speak: Callable[[Say], None], adjust_voice: Callable[[AdjustVoice], None] = lambda _: None,
                  on_event: Callable[[], None] = lambda: None,
-                 listen_for: Callable[[Expect], None] = lambda _: None) -> None:
+                 listen_for: Callable[[Expect], None] = lambda _: None,
+                 courier: AlertCourier | None = None) -> None:
         self.session = session
+        self.courier = courier
         self.listen_for = listen_for
         self.on_event = on_event
         self.store = store
@@ -47,8 +57,11 @@ class Runner:
         self.finished = False
 
     def start(self, greet: bool = True) -> None:
-        """Greet, or resume where the saved state left off; deadlines that passed fire at once."""
+        """Greet, or resume where the saved state left off; deadlines that passed fire at once, alerts go on."""
         self._apply(self.session.boot(self.clock.now(), greet))
+        if self.courier is not None:
+            for alert_id, carer, body in self.store.open_deliveries():
+                self.courier.deliver(alert_id, carer, body)
         self.fire_due_timers()
 
     def post(self, event: Event | EndOfInput | Announcement) -> None:
@@ -57,6 +70,9 @@ class Runner:
 
     def handle(self, event: Event) -> None:
         fired = [event.name] if isinstance(event, TimerFired) else []
+        if isinstance(event, AlertReport):
+            state = {"sent": "sent", "expired": "expired"}.get(event.outcome, "pending")
+            self.store.mark_delivery(event.alert_id, event.carer, state, event.tries)
         self._apply(self.session.handle(event, self.clock.now()), done_timers=fired)
 
     def next_due(self) -> tuple[str, datetime] | None:
@@ -110,6 +126,9 @@ class Runner:
         records: list[tuple[str, dict]] = []
         started: dict[str, datetime] = {}
         cancelled: list[str] = list(done_timers or [])
+        deliveries = [(effect.alert_id, carer, effect.kind, effect.body)
+                      for effect in effects if isinstance(effect, SendAlert) for carer in effect.carers]
+        called_off = [effect.alert_id for effect in effects if isinstance(effect, CancelAlert)]
         for effect in effects:
             if isinstance(effect, Record):
                 records.append((effect.kind, effect.data))
@@ -121,7 +140,8 @@ class Runner:
                 started.pop(effect.name, None)
                 cancelled.append(effect.name)
         memory: Memory = self.session.memory
-        self.store.commit(Step(self.clock.now(), memory.episode, records, started, cancelled, memory.to_dict()))
+        self.store.commit(Step(self.clock.now(), memory.episode, records, started, cancelled, memory.to_dict(),
+                               deliveries, called_off))
         for name in cancelled:
             self.timers.pop(name, None)
         self.timers.update(started)
@@ -136,6 +156,11 @@ class Runner:
                 self.listen_for(effect)
             elif isinstance(effect, Quit):
                 self.finished = True
+            elif isinstance(effect, CancelAlert) and self.courier is not None:
+                self.courier.cancel(effect.alert_id)
+            elif isinstance(effect, SendAlert) and self.courier is not None:
+                for carer in effect.carers:
+                    self.courier.deliver(effect.alert_id, carer, effect.body)
         if spoke and "silence" in self.timers:
             # Speaking takes time: the wait for an answer counts from the end of the question.
             self._apply(self.session.handle(SpokeDone(), self.clock.now()))

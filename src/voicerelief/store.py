@@ -1,4 +1,4 @@
-"""SQLite storage: every event row, the latest session memory, and the pending timers.
+"""SQLite storage: every event row, the latest session memory, the pending timers, and the alerts' outbox.
 
 One file in the user data folder, in WAL mode, readable by its owner only. Each
 step of the session is written in one transaction before anything is spoken, so
@@ -11,7 +11,7 @@ import fcntl
 import json
 import os
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
@@ -45,7 +45,19 @@ CREATE TABLE IF NOT EXISTS timers (
     name TEXT PRIMARY KEY,
     due TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS outbox (
+    alert_id TEXT NOT NULL,
+    carer TEXT NOT NULL,
+    created TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL,
+    tries INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (alert_id, carer)
+);
 """
+# An alert to one carer is open while pending; sent, cancelled and expired ones are never tried again.
+OPEN_DELIVERY = "pending"
 
 
 class StoreError(VoiceReliefError):
@@ -62,6 +74,9 @@ class Step:
     timers_started: dict[str, datetime]
     timers_cancelled: list[str]
     memory: dict[str, Any]
+    # New deliveries (alert id, carer, kind, message), and alerts called off.
+    deliveries: list[tuple[str, str, str, str]] = field(default_factory=list)
+    alerts_cancelled: list[str] = field(default_factory=list)
 
 
 def default_data_dir() -> Path:
@@ -110,6 +125,12 @@ class Store:
             self._db.executemany(
                 "INSERT INTO timers (name, due) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET due = excluded.due",
                 [(name, due.isoformat()) for name, due in step.timers_started.items()])
+            self._db.executemany(
+                "INSERT OR IGNORE INTO outbox (alert_id, carer, created, kind, body, state) VALUES (?, ?, ?, ?, ?, ?)",
+                [(alert_id, carer, step.at.isoformat(), kind, body, OPEN_DELIVERY)
+                 for alert_id, carer, kind, body in step.deliveries])
+            self._db.executemany("UPDATE outbox SET state = 'cancelled' WHERE alert_id = ? AND state = ?",
+                                 [(alert_id, OPEN_DELIVERY) for alert_id in step.alerts_cancelled])
             self._db.execute(
                 "INSERT INTO memory (id, saved_at, data) VALUES (1, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET saved_at = excluded.saved_at, data = excluded.data",
@@ -119,6 +140,22 @@ class Store:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             raise StoreError(_explain(self.path, error)) from None
+
+    def open_deliveries(self) -> list[tuple[str, str, str]]:
+        """(alert id, carer, message) of every alert not yet through to its carer: to send after a restart."""
+        return list(self._db.execute("SELECT alert_id, carer, body FROM outbox WHERE state = ? ORDER BY created",
+                                     (OPEN_DELIVERY,)))
+
+    def mark_delivery(self, alert_id: str, carer: str, state: str, tries: int) -> None:
+        try:
+            self._db.execute("UPDATE outbox SET state = ?, tries = ? WHERE alert_id = ? AND carer = ? AND state = ?",
+                             (state, tries, alert_id, carer, OPEN_DELIVERY))
+        except sqlite3.DatabaseError as error:
+            raise StoreError(_explain(self.path, error)) from None
+
+    def deliveries(self) -> list[tuple[str, str, str, str, int]]:
+        """(alert id, carer, kind, state, tries) of every alert, oldest first."""
+        return list(self._db.execute("SELECT alert_id, carer, kind, state, tries FROM outbox ORDER BY created"))
 
     def load_setting(self, name: str) -> dict[str, Any] | None:
         row = self._db.execute("SELECT data FROM settings WHERE name = ?", (name,)).fetchone()

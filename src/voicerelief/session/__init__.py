@@ -9,19 +9,21 @@ tests, under `--text`, in the demo and with a real microphone.
 - `machine`: the states and transitions, declared as data in one place, and what
   each state listens for;
 - `screening`, `cold_and_heat`, `stretches`, `progress`: one phase of the protocol
-  each, the callbacks the table names;
+  each, the callbacks the table names; `call_for_help`: alerting a carer, in any state;
 - `core`: `Session`, which handles events and puts the phases together;
 - `events`, `memory`: the messages in and out, and what is saved after every step.
 """
 
-from voicerelief.session.core import PROMPT_FIELDS, PROMPT_KEYS, Session
-from voicerelief.session.events import (AdjustVoice, CancelTimer, Effect, Event, Expect, NotUnderstood, Quit,
-                                        Record, Said, Say, SpokeDone, StartTimer, TimerFired)
+from voicerelief.session.core import ALERT_KEYS, PROMPT_FIELDS, PROMPT_KEYS, Session
+from voicerelief.session.events import (AdjustVoice, AlertReport, CancelAlert, CancelTimer, Effect, Event, Expect,
+                                        NotUnderstood, Quit, Record, Said, Say, SendAlert, SpokeDone, StartTimer,
+                                        TimerFired)
 from voicerelief.session.machine import QUESTION_STATES, STATE_NAMES, STATES, TRANSITIONS, heard_in_state
 from voicerelief.session.memory import Memory
 
 __all__ = [
-    "PROMPT_FIELDS", "PROMPT_KEYS", "QUESTION_STATES", "STATES", "STATE_NAMES", "TRANSITIONS",
-    "AdjustVoice", "CancelTimer", "Effect", "Event", "Expect", "Memory", "NotUnderstood", "Quit", "Record", "Said",
-    "Say", "Session", "SpokeDone", "StartTimer", "TimerFired", "heard_in_state",
+    "ALERT_KEYS", "PROMPT_FIELDS", "PROMPT_KEYS", "QUESTION_STATES", "STATES", "STATE_NAMES", "TRANSITIONS",
+    "AdjustVoice", "AlertReport", "CancelAlert", "CancelTimer", "Effect", "Event", "Expect", "Memory",
+    "NotUnderstood", "Quit", "Record", "Said", "Say", "SendAlert", "Session", "SpokeDone", "StartTimer", "TimerFired",
+    "heard_in_state",
 ]

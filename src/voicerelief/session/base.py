@@ -31,9 +31,12 @@ class SessionBase:
     now: datetime
     red_flags: tuple[RedFlagQuestion, ...]
     numbers: CallNumbers
+    carers: tuple[str, ...]
     _effects: list[Effect]
     # Bound to each instance by `transitions`.
     trigger: Callable[[str], bool]
+    # Supplied by the call-for-help phase, used by screening after an emergency.
+    offer_alert: Callable[[], None]
 
     def _ice_minutes_left(self) -> int | None:
         if not self.memory.ice_due:

@@ -13,8 +13,9 @@ from voicerelief.protocol import Timings
 from voicerelief.red_flags import RedFlagQuestion
 from voicerelief.routine import Stretch
 from voicerelief.session.base import minutes_between, time_of
+from voicerelief.session.call_for_help import TIMERS_OF_ALERTS, CallForHelp
 from voicerelief.session.cold_and_heat import ColdAndHeat
-from voicerelief.session.events import (AdjustVoice, Effect, Event, Expect, NotUnderstood, Quit, Said,
+from voicerelief.session.events import (AdjustVoice, AlertReport, Effect, Event, Expect, NotUnderstood, Quit, Said,
                                         SpokeDone, TimerFired)
 from voicerelief.session.machine import (ANSWERED_IN_STATE, INTERNAL_TRIGGERS, STARTING_INTENTS, STATES,
                                          STRETCH_STATES, TRANSITIONS, heard_in_state, one_trigger_each)
@@ -25,6 +26,8 @@ from voicerelief.session.stretches import TIMERS_OF_STRETCH, Stretches
 
 # Every prompt the session speaks, and the placeholders any prompt may use: checked at start.
 PROMPT_KEYS = frozenset({
+    "alert_called_off", "alert_cancelled", "alert_countdown", "alert_expired", "alert_failing", "alert_none",
+    "alert_not_sent", "alert_offer", "alert_open", "alert_reached", "alert_room_call", "alert_sending",
     "cold_or_heat", "confirm_end", "disclaimer", "emergency_confirm", "ended", "ended_with_ice", "faster",
     "getting_up", "goodbye", "guidance_stopped", "heat_done", "heat_on", "heat_ready", "heat_remove",
     "heat_remove_again", "help", "help_between", "help_more", "help_more_between", "ice_back", "ice_first_off",
@@ -43,27 +46,31 @@ PROMPT_KEYS = frozenset({
     "urgent_again_today", "urgent_emergency", "urgent_take_off", "urgent_today", "urgent_today_no_line", "welcome",
     "welcome_back",
 })
-PROMPT_FIELDS = frozenset({"after", "answers", "before", "best", "count", "elapsed", "emergency", "first", "heat",
+PROMPT_FIELDS = frozenset({"after", "answers", "before", "best", "carer", "carers", "count", "elapsed", "emergency", "first", "heat",
                            "heat_today", "ice", "ice_today", "late", "latest", "left", "minutes", "name", "names", "rep",
                            "reps", "score", "seconds", "side", "step", "time", "timer", "urgent", "what"})
 
 MOST_ANSWERS_SUGGESTED = 4
+# The messages a carer reads, each with the time it was written.
+ALERT_KEYS = frozenset({"help", "red_flag", "cancelled", "test"})
 # Intents handled the same way in every state.
 VOICE_STEPS = {"slower": AdjustVoice(rate_step=-20), "faster": AdjustVoice(rate_step=20),
                "louder": AdjustVoice(volume_step=0.15), "quieter": AdjustVoice(volume_step=-0.15)}
 
 
-class Session(Screening, ColdAndHeat, Stretches, Progress):
+class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
     """The relief protocol. Call ``handle(event, now)``; it returns the effects to carry out."""
 
     def __init__(self, prompts: Prompts, timings: Timings, routine: tuple[Stretch, ...], table: PhraseTable,
-                 red_flags: tuple[RedFlagQuestion, ...], numbers: CallNumbers, memory: Memory | None = None) -> None:
+                 red_flags: tuple[RedFlagQuestion, ...], numbers: CallNumbers, memory: Memory | None = None,
+                 carers: tuple[str, ...] = ()) -> None:
         self.prompts = prompts
         self.timings = timings
         self.routine = routine
         self.table = table
         self.red_flags = red_flags
         self.numbers = numbers
+        self.carers = carers
         self.memory = memory or Memory()
         self._effects: list[Effect] = []
         self._listening: frozenset[str] = frozenset()
@@ -103,6 +110,8 @@ class Session(Screening, ColdAndHeat, Stretches, Progress):
             self._on_timer(event)
         elif isinstance(event, NotUnderstood):
             self._on_not_understood()
+        elif isinstance(event, AlertReport):
+            self.on_alert_report(event.alert_id, event.carer, event.outcome)
         else:
             self._on_said(event)
         self.memory.state = self.state
@@ -116,11 +125,12 @@ class Session(Screening, ColdAndHeat, Stretches, Progress):
     def awaits_the_person(self) -> bool:
         """A session is under way, or a yes-or-no is asked: answers need no wake phrase now."""
         memory = self.memory
-        return self.state not in ("idle", "urgent") or memory.confirming_end or bool(memory.confirming_flag)
+        return (self.state not in ("idle", "urgent") or memory.confirming_end or bool(memory.confirming_flag)
+                or memory.offering_alert or memory.alert_countdown)
 
     def listening_for(self) -> frozenset[str]:
         """Every intent the session acts on now: what the recognizer should listen for."""
-        if self.memory.confirming_end or self.memory.confirming_flag:
+        if self._asking_yes_or_no():
             return frozenset({"yes", "no"}) | self.table.always
         return heard_in_state(self.state, self.table, paused=self.memory.paused)
 
@@ -132,6 +142,14 @@ class Session(Screening, ColdAndHeat, Stretches, Progress):
         if said.intent == "emergency":
             memory.confirming_end = False
             self.hear_emergency()
+            return
+        if said.intent == "call_help":
+            self.on_call_for_help()
+            return
+        if said.intent == "cancel" and self.cancel_alert():
+            return
+        if memory.offering_alert:
+            self.on_alert_offer_answer(said.intent)
             return
         if memory.confirming_flag:
             self.on_flag_answer(said.intent)
@@ -258,7 +276,9 @@ class Session(Screening, ColdAndHeat, Stretches, Progress):
             timer = {"ice_due": "ice", "ice_back": "ice break", "heat_due": "heat"}[fired.name]
             self._say("session.late_deadline", timer=timer, late=late_minutes)
         name = fired.name
-        if name == "silence":
+        if name in TIMERS_OF_ALERTS:
+            self.on_alert_timer(name)
+        elif name == "silence":
             self._on_silence()
         elif name == "ice_halfway" and self.state == "iceOn":
             self._say("session.ice_halfway", minutes=self._ice_minutes_left() or 0)
@@ -336,7 +356,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress):
 
     def _answers(self) -> str:
         """The answers to suggest now: no more than four, so that they can be held after one hearing."""
-        if self.memory.confirming_end or self.memory.confirming_flag:
+        if self._asking_yes_or_no():
             return "yes or no"
         spoken = []
         for intent in self.expected_intents():
@@ -352,6 +372,11 @@ class Session(Screening, ColdAndHeat, Stretches, Progress):
         if not spoken:
             return "help"
         return spoken[0] if len(spoken) == 1 else ", ".join(spoken[:-1]) + " or " + spoken[-1]
+
+    def _asking_yes_or_no(self) -> bool:
+        """One of the questions asked over whatever the state asks: end?, is that right?, send an alert?"""
+        memory = self.memory
+        return memory.confirming_end or bool(memory.confirming_flag) or memory.offering_alert
 
     def _silence_delay(self) -> int:
         """Seconds from now to the next step of the silence ladder: re-prompt, offer help, pause."""

@@ -35,7 +35,17 @@ class SpokeDone:
     """Everything said in answer to the last event has been spoken: waiting for an answer starts now."""
 
 
-Event = Said | NotUnderstood | TimerFired | SpokeDone
+@dataclass(frozen=True)
+class AlertReport:
+    """News of one alert to one carer: "sent" (their service took it), "failing" (first try failed), "expired"."""
+
+    alert_id: str
+    carer: str
+    outcome: str
+    tries: int = 1
+
+
+Event = Said | NotUnderstood | TimerFired | SpokeDone | AlertReport
 
 # ---- effects: what the adapters must do ----------------------------------------------
 
@@ -85,4 +95,21 @@ class Expect:
     intents: frozenset[str]
 
 
-Effect = Say | StartTimer | CancelTimer | Record | AdjustVoice | Quit | Expect
+@dataclass(frozen=True)
+class SendAlert:
+    """Send this message to every carer, until each has it: written to the outbox before the first try."""
+
+    alert_id: str
+    kind: str
+    body: str
+    carers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CancelAlert:
+    """Stop retrying an alert (a cancellation message follows as an alert of its own)."""
+
+    alert_id: str
+
+
+Effect = Say | StartTimer | CancelTimer | Record | AdjustVoice | Quit | Expect | SendAlert | CancelAlert

@@ -51,6 +51,12 @@ class Memory:
     hurts: int = 0
     uncomfortable: list[str] = field(default_factory=list)
     paused: bool = False
+    # Calling a carer: the spoken countdown, the open alert, the offer after a red flag, the room calls made.
+    alert_countdown: bool = False
+    alert_id: str = ""
+    alert_failing_said: bool = False
+    offering_alert: bool = False
+    room_calls: int = 0
     # The short help list was just given: "help" again gives the rest.
     help_given: bool = False
     confirming_end: bool = False

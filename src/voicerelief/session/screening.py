@@ -135,6 +135,8 @@ class Screening(SessionBase):
             self._say_tier_advice(memory.urgent_tier)
         self._say("session.guidance_stopped")
         self.trigger("declare_urgent")
+        if memory.urgent_tier == EMERGENCY:
+            self.offer_alert()
 
     def _say_tier_advice(self, tier: str) -> None:
         numbers = self.numbers

@@ -1,0 +1,131 @@
+"""Getting an alert to each carer: tried until it is through, cancelled or expired, off the session's thread.
+
+Each delivery (one alert to one carer) is attempted at once, then again with a
+capped, jittered exponential back-off. Outcomes go back to the runner as
+`AlertReport` events: the first success ("sent"), the first failure ("failing"),
+and giving up ("expired"). Apprise is imported only here, only when a carer is
+set up, so a household without carers never loads a network library.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from voicerelief.carers import Carer
+from voicerelief.session import AlertReport
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY_SECONDS = 2.0
+LONGEST_RETRY_SECONDS = 60.0
+EXPIRES_AFTER_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class Delivery:
+    alert_id: str
+    carer: Carer
+    title: str
+    body: str
+
+
+@dataclass(order=True)
+class _Attempt:
+    due: float
+    delivery: Delivery = field(compare=False)
+    tries: int = field(default=0, compare=False)
+    expires: float = field(default=0.0, compare=False)
+
+
+def send_with_apprise(url: str, title: str, body: str) -> str | None:
+    """None when the service took the message, else what went wrong, in a few words."""
+    import apprise
+
+    notifier = apprise.Apprise()
+    if not notifier.add(url):
+        return "the URL is not one Apprise can use"
+    return None if notifier.notify(title=title, body=body) else "the service did not take the message"
+
+
+def retry_delay(tries: int, jitter: Callable[[], float] = random.random) -> float:
+    """Seconds before try ``tries + 1``: doubling from 2 s, at most 60 s, each shortened by up to half at random."""
+    ceiling = min(LONGEST_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** (tries - 1))
+    return ceiling * (0.5 + 0.5 * jitter())
+
+
+class AlertSender:
+    """The runner's courier: each alert to each carer by name, retried on a thread of its own."""
+
+    def __init__(self, carers: tuple[Carer, ...], report: Callable[[AlertReport], None],
+                 send: Callable[[str, str, str], str | None] = send_with_apprise) -> None:
+        self._carers = {carer.name: carer for carer in carers}
+        self._report = report
+        self._send = send
+        self._queue: list[_Attempt] = []
+        self._cancelled: set[str] = set()
+        self._wake = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
+        self._thread.start()
+
+    def deliver(self, alert_id: str, carer: str, body: str) -> None:
+        if carer not in self._carers:
+            log.warning("An alert for %s was not sent: %s is no longer set up as a carer.", carer, carer)
+            self._report(AlertReport(alert_id, carer, "expired", 0))
+            return
+        # The id in the title lets a receiver drop a repeat of an alert it already has.
+        delivery = Delivery(alert_id, self._carers[carer], f"VoiceRelief alert {alert_id}", body)
+        with self._wake:
+            now = time.monotonic()
+            heapq.heappush(self._queue, _Attempt(now, delivery, 0, now + EXPIRES_AFTER_SECONDS))
+            self._wake.notify()
+
+    def cancel(self, alert_id: str) -> None:
+        with self._wake:
+            self._cancelled.add(alert_id)
+            self._wake.notify()
+
+    def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._closed and (not self._queue or self._queue[0].due > time.monotonic()):
+                    self._wake.wait(None if not self._queue else self._queue[0].due - time.monotonic())
+                if self._closed:
+                    return
+                attempt = heapq.heappop(self._queue)
+                if attempt.delivery.alert_id in self._cancelled:
+                    continue
+            self._try(attempt)
+
+    def _try(self, attempt: _Attempt) -> None:
+        delivery = attempt.delivery
+        try:
+            problem = self._send(delivery.carer.url, delivery.title, delivery.body)
+        except Exception as error:  # a plug-in's own failure must not end the thread that retries
+            problem = f"{type(error).__name__}"
+        attempt.tries += 1
+        if problem is None:
+            self._report(AlertReport(delivery.alert_id, delivery.carer.name, "sent", attempt.tries))
+            return
+        log.warning("Alert to %s (%s) failed, try %d: %s", delivery.carer.name, delivery.carer.redacted(),
+                    attempt.tries, problem)
+        if attempt.tries == 1:
+            self._report(AlertReport(delivery.alert_id, delivery.carer.name, "failing", attempt.tries))
+        attempt.due = time.monotonic() + retry_delay(attempt.tries)
+        if attempt.due > attempt.expires:
+            self._report(AlertReport(delivery.alert_id, delivery.carer.name, "expired", attempt.tries))
+            return
+        with self._wake:
+            heapq.heappush(self._queue, attempt)

@@ -1,0 +1,103 @@
+"""Calling for help: an alert to the carers, from any state, with a spoken countdown that silence lets through.
+
+The person may not be able to press anything, so nothing needs pressing: "call for
+help" starts a ten-second countdown that only "cancel" stops. While an alert is open
+the assistant also calls out in the room once a minute, for anyone in the house who
+is not on the network. It never says help is coming: only what the services said.
+"""
+
+from __future__ import annotations
+
+from voicerelief.carers import spoken_names
+from voicerelief.session.base import SessionBase, clock_time
+from voicerelief.session.events import CancelAlert, SendAlert
+
+COUNTDOWN_SECONDS = 10
+ROOM_CALL_SECONDS = 60
+ROOM_CALLS = 10
+TIMERS_OF_ALERTS = ("alert_send", "room_call")
+
+
+class CallForHelp(SessionBase):
+    def on_call_for_help(self) -> None:
+        memory = self.memory
+        if not self.carers:
+            self._say("session.alert_none", urgency=1)
+        elif memory.alert_id:
+            self._say("session.alert_open", carers=spoken_names(self.carers))
+        else:
+            memory.alert_countdown = True
+            self._start("alert_send", seconds=COUNTDOWN_SECONDS)
+            self._say("session.alert_countdown", urgency=1, carers=spoken_names(self.carers))
+
+    def offer_alert(self) -> None:
+        """After a confirmed emergency: ask, since a carer may be the quickest help in reach."""
+        if self.carers and not self.memory.alert_id:
+            self.memory.offering_alert = True
+            self._ask("session.alert_offer", carers=spoken_names(self.carers))
+
+    def on_alert_offer_answer(self, intent: str) -> None:
+        memory = self.memory
+        if intent not in ("yes", "no"):
+            self._say("session.reprompt", answers="yes or no")
+            return
+        memory.offering_alert = False
+        if intent == "yes":
+            self._send_alert("red_flag")
+        else:
+            self._say("session.alert_not_sent")
+
+    def cancel_alert(self) -> bool:
+        """"Cancel" while an alert counts down or is open: True when it was about the alert."""
+        memory = self.memory
+        if memory.alert_countdown:
+            memory.alert_countdown = False
+            self._cancel("alert_send")
+            self._say("session.alert_cancelled")
+            return True
+        if memory.alert_id:
+            self._emit(CancelAlert(memory.alert_id))
+            self._cancel("room_call")
+            memory.alert_id = ""
+            self._emit(SendAlert(self._alert_id("cancelled"), "cancelled",
+                                 self._text("alerts.cancelled", time=clock_time(self.now)), self.carers))
+            self._say("session.alert_called_off", carers=spoken_names(self.carers))
+            return True
+        return False
+
+    def on_alert_timer(self, name: str) -> None:
+        memory = self.memory
+        if name == "alert_send" and memory.alert_countdown:
+            memory.alert_countdown = False
+            self._send_alert("help")
+        elif name == "room_call" and memory.alert_id:
+            memory.room_calls += 1
+            self._say("session.alert_room_call", urgency=3)
+            if memory.room_calls < ROOM_CALLS:
+                self._start("room_call", seconds=ROOM_CALL_SECONDS)
+
+    def on_alert_report(self, alert_id: str, carer: str, outcome: str) -> None:
+        memory = self.memory
+        if alert_id != memory.alert_id:
+            return
+        if outcome == "sent":
+            self._say("session.alert_reached", carer=carer)
+        elif outcome == "failing" and not memory.alert_failing_said:
+            memory.alert_failing_said = True
+            self._say("session.alert_failing", urgency=1)
+        elif outcome == "expired":
+            self._say("session.alert_expired", urgency=1, carer=carer)
+
+    def _send_alert(self, kind: str) -> None:
+        memory = self.memory
+        memory.alert_id = self._alert_id(kind)
+        memory.alert_failing_said, memory.room_calls = False, 0
+        self._emit(SendAlert(memory.alert_id, kind, self._text(f"alerts.{kind}", time=clock_time(self.now)),
+                             self.carers))
+        self._record("alert", {"id": memory.alert_id, "kind": kind})
+        self._say("session.alert_sending", urgency=1, carers=spoken_names(self.carers))
+        self._start("room_call", seconds=ROOM_CALL_SECONDS)
+
+    def _alert_id(self, kind: str) -> str:
+        """Unique per message; a receiver drops a repeat of an id it has seen."""
+        return f"{self.memory.episode}-{self.now:%Y%m%dT%H%M%S.%f}-{kind}"
