@@ -69,7 +69,7 @@ def with_carer(tmp_path, url: str) -> Harness:
 def test_call_for_help_then_silence_sends_and_says_only_what_the_service_said(tmp_path, service):
     run = with_carer(tmp_path, service.url)
     run.first_session_to_rest()
-    assert run.say("i need help") == ["Sending an alert to Sam in ten seconds. Say cancel to stop."]
+    assert run.say("please get help") == ["Sending an alert to Sam in ten seconds. Say cancel to stop."]
     assert run.wait(seconds=9) == [] and run.store.deliveries() == []
     assert run.wait(seconds=1) == ["Sending the alert to Sam now."]
     spoken = run.until_said("reached Sam's phone service")
@@ -87,7 +87,7 @@ def test_call_for_help_then_silence_sends_and_says_only_what_the_service_said(tm
 def test_cancel_in_the_countdown_sends_nothing(tmp_path, service):
     run = with_carer(tmp_path, service.url)
     run.say("hey relief")
-    run.say("call for help")
+    run.say("get help")
     assert run.runner.session.awaits_the_person(), "cancel needs no wake phrase during the countdown"
     assert run.say("cancel") == ["All right. No alert was sent."]
     run.wait(minutes=5)
@@ -111,7 +111,7 @@ def test_a_failing_service_is_retried_and_the_person_told_to_shout_meanwhile(tmp
     failing_first = CarerPhoneService(answers=[500])
     try:
         run = with_carer(tmp_path, failing_first.url)
-        run.say("call for help")
+        run.say("get help")
         run.wait(seconds=10)
         spoken = run.until_said("reached Sam's phone service")
         assert spoken[0].startswith("I cannot reach the alert service. I will keep trying.")
@@ -127,7 +127,7 @@ def test_an_alert_pending_at_a_crash_is_sent_once_after_the_restart(tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     run = with_carer(tmp_path, f"json://127.0.0.1:{port}/")
-    run.say("call for help")
+    run.say("get help")
     run.wait(seconds=10)
     run.until_said("I cannot reach the alert service")
     sent_at = run.clock.now().strftime("%H:%M")
@@ -147,7 +147,7 @@ def test_an_alert_pending_at_a_crash_is_sent_once_after_the_restart(tmp_path):
 
 def test_without_a_carer_the_person_is_told_how_else_to_get_help(tmp_path):
     run = Harness(tmp_path / "data")
-    spoken = run.say("call for help")
+    spoken = run.say("get help")
     assert spoken[0].startswith("No carer is set up to be alerted. If you can, shout for help, or call")
     assert run.store.deliveries() == []
 
@@ -215,7 +215,7 @@ def test_with_a_carer_only_the_carers_host_is_reached(tmp_path, service):
                             "--speed", "100", "--data-dir", str(tmp_path / "d")],
                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        app.stdin.write("call for help\n")
+        app.stdin.write("get help\n")
         app.stdin.flush()
         [message] = service.wait_for_messages(1, timeout=60)
         assert "help is needed" in message["message"]
@@ -223,3 +223,17 @@ def test_with_a_carer_only_the_carers_host_is_reached(tmp_path, service):
         out, errors = app.communicate(timeout=60)
     assert "NETWORK" not in errors and app.returncode == 0, errors[-500:]
     assert "Sending the alert to Sam now." in out
+
+
+def test_ice_left_on_five_minutes_past_its_deadline_unanswered_alerts_the_carer_once(tmp_path, service):
+    run = with_carer(tmp_path, service.url)
+    run.first_session_to_rest()
+    run.ice_on()
+    assert not any("letting Sam know" in line for line in run.wait(minutes=24))
+    assert "The ice is still on. I am letting Sam know, so someone can check on you." in run.wait(minutes=1)
+    run.until_said("reached Sam's phone service")
+    run.wait(minutes=10)
+    [message] = service.wait_for_messages(1)
+    assert "ice pack is still on" in message["message"]
+    assert [row[2] for row in run.store.deliveries()] == ["ice_overdue"]
+    run.close()

@@ -18,6 +18,8 @@ from voicerelief.errors import ContentError
 NUMBER = "number"
 ONSET = "onset"
 UNKNOWN_WORD = "[unk]"
+# Words that may come before an urgent phrase ("I", "oh", "please", or what the model makes of them).
+MOST_LEAD_IN_WORDS = 2
 
 _WORD = re.compile(r"^[a-z']+$")
 
@@ -39,10 +41,24 @@ class PhraseTable:
     # Intents heard in every state, and those heard too where no question is waiting.
     always: frozenset[str] = frozenset()
     between_questions: frozenset[str] = frozenset()
+    # Intents whose phrases also count at the end of a short utterance: a call for help said any way at all.
+    urgent: frozenset[str] = frozenset()
 
     def match(self, text: str) -> Intent | None:
-        """The intent of an exactly matching phrase, or None."""
-        return self.phrases.get(normalize(text))
+        """The intent of an exactly matching phrase (or an urgent one after a word or two), or None."""
+        return self.find(text)[0]
+
+    def find(self, text: str) -> tuple[Intent | None, int]:
+        """The intent, and the index of the word where its phrase begins."""
+        words = normalize(text).split()
+        exact = self.phrases.get(" ".join(words))
+        if exact is not None:
+            return exact, 0
+        for lead in range(1, min(MOST_LEAD_IN_WORDS, len(words) - 1) + 1):
+            intent = self.phrases.get(" ".join(words[lead:]))
+            if intent is not None and intent.name in self.urgent:
+                return intent, lead
+        return None, 0
 
     def is_complete(self, text: str) -> bool:
         """Whether ``text`` is a phrase that no longer phrase goes on from: nothing more can follow."""
@@ -146,11 +162,11 @@ def load_phrase_table(path: Path | None = None) -> PhraseTable:
         raise ContentError(name, "recognition.wake_phrase", "must also be listed as a phrase")
 
     # Optional: a table without it listens for the same phrases in every state.
-    listening = data.get("listening", {"always": [], "between_questions": []})
+    listening = data.get("listening", {"always": [], "between_questions": [], "urgent": []})
     known_intents = {intent.name for intent in phrases.values()}
     groups = []
-    for key in ("always", "between_questions"):
-        listed = listening.get(key)
+    for key in ("always", "between_questions", "urgent"):
+        listed = listening.get(key, [])
         if not isinstance(listed, list) or not all(isinstance(item, str) for item in listed):
             raise ContentError(name, f"listening.{key}", "must be a list of intent names")
         unknown = sorted(set(listed) - known_intents)
@@ -158,7 +174,7 @@ def load_phrase_table(path: Path | None = None) -> PhraseTable:
             raise ContentError(name, f"listening.{key}", f"'{unknown[0]}' is not an intent of this table")
         groups.append(frozenset(listed))
 
-    return PhraseTable(phrases, tuple(decoys), float(floor), normalize(wake), groups[0], groups[1])
+    return PhraseTable(phrases, tuple(decoys), float(floor), normalize(wake), groups[0], groups[1], groups[2])
 
 
 def _table(data: dict, key: str, name: str) -> dict:

@@ -168,10 +168,13 @@ class CommandRecognizer:
         text = " ".join(word["word"] for word in words)
         if not words:
             return Heard("", None, 0.0)
-        confidence = min(float(word["conf"]) for word in words)
-        trusted = confidence >= self.table.confidence_floor and UNKNOWN_WORD not in text.split()
+        intent, start = self.table.find(text)
+        # An urgent phrase after a lead-in is judged on its own words: "[unk] get help" is still a call for help.
+        phrase = words[start:]
+        confidence = min(float(word["conf"]) for word in phrase)
+        trusted = confidence >= self.table.confidence_floor and UNKNOWN_WORD not in (w["word"] for w in phrase)
         seconds = float(words[-1]["end"]) - float(words[0]["start"])
-        return Heard(text, self.table.match(text) if trusted else None, round(confidence, 3), round(seconds, 2))
+        return Heard(text, intent if trusted else None, round(confidence, 3), round(seconds, 2))
 
 
 class FileRecognizer:

@@ -13,6 +13,8 @@ from voicerelief.session.base import SessionBase, clock_time
 from voicerelief.session.events import CancelAlert, SendAlert
 
 COUNTDOWN_SECONDS = 10
+# Ice this long past its deadline, every reminder unanswered: someone should come and look.
+ICE_OVERDUE_MINUTES = 5
 ROOM_CALL_SECONDS = 60
 ROOM_CALLS = 10
 TIMERS_OF_ALERTS = ("alert_send", "room_call")
@@ -35,6 +37,12 @@ class CallForHelp(SessionBase):
         if self.carers and not self.memory.alert_id:
             self.memory.offering_alert = True
             self._ask("session.alert_offer", carers=spoken_names(self.carers))
+
+    def alert_if_ice_unanswered(self, minutes_overdue: int) -> None:
+        """A lower-priority alert, once: no countdown (nobody answers) and no calls in the room."""
+        memory = self.memory
+        if self.carers and not memory.alert_id and minutes_overdue >= ICE_OVERDUE_MINUTES:
+            self._send_alert("ice_overdue", call_the_room=False)
 
     def on_alert_offer_answer(self, intent: str) -> None:
         memory = self.memory
@@ -88,15 +96,18 @@ class CallForHelp(SessionBase):
         elif outcome == "expired":
             self._say("session.alert_expired", urgency=1, carer=carer)
 
-    def _send_alert(self, kind: str) -> None:
+    def _send_alert(self, kind: str, call_the_room: bool = True) -> None:
         memory = self.memory
         memory.alert_id = self._alert_id(kind)
         memory.alert_failing_said, memory.room_calls = False, 0
         self._emit(SendAlert(memory.alert_id, kind, self._text(f"alerts.{kind}", time=clock_time(self.now)),
                              self.carers))
         self._record("alert", {"id": memory.alert_id, "kind": kind})
-        self._say("session.alert_sending", urgency=1, carers=spoken_names(self.carers))
-        self._start("room_call", seconds=ROOM_CALL_SECONDS)
+        if call_the_room:
+            self._say("session.alert_sending", urgency=1, carers=spoken_names(self.carers))
+            self._start("room_call", seconds=ROOM_CALL_SECONDS)
+        else:
+            self._say("session.alert_ice_overdue", urgency=1, carers=spoken_names(self.carers))
 
     def _alert_id(self, kind: str) -> str:
         """Unique per message; a receiver drops a repeat of an id it has seen."""

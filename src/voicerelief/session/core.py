@@ -27,7 +27,8 @@ from voicerelief.session.stretches import TIMERS_OF_STRETCH, Stretches
 # Every prompt the session speaks, and the placeholders any prompt may use: checked at start.
 PROMPT_KEYS = frozenset({
     "alert_called_off", "alert_cancelled", "alert_countdown", "alert_expired", "alert_failing", "alert_none",
-    "alert_not_sent", "alert_offer", "alert_open", "alert_reached", "alert_room_call", "alert_sending",
+    "alert_ice_overdue", "alert_not_sent", "alert_offer", "alert_open", "alert_reached", "alert_room_call",
+    "alert_sending",
     "cold_or_heat", "confirm_end", "disclaimer", "emergency_confirm", "ended", "ended_with_ice", "faster",
     "getting_up", "goodbye", "guidance_stopped", "heat_done", "heat_on", "heat_ready", "heat_remove",
     "heat_remove_again", "help", "help_between", "help_more", "help_more_between", "ice_back", "ice_first_off",
@@ -52,7 +53,7 @@ PROMPT_FIELDS = frozenset({"after", "answers", "before", "best", "carer", "carer
 
 MOST_ANSWERS_SUGGESTED = 4
 # The messages a carer reads, each with the time it was written.
-ALERT_KEYS = frozenset({"help", "red_flag", "cancelled", "test"})
+ALERT_KEYS = frozenset({"help", "red_flag", "ice_overdue", "cancelled", "test"})
 # Intents handled the same way in every state.
 VOICE_STEPS = {"slower": AdjustVoice(rate_step=-20), "faster": AdjustVoice(rate_step=20),
                "louder": AdjustVoice(volume_step=0.15), "quieter": AdjustVoice(volume_step=-0.15)}
@@ -290,6 +291,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
             key = "session.ice_remove_urgent" if memory.ice_reminders >= 3 else "session.ice_remove_again"
             self._say(key, minutes=minutes, urgency=1 + memory.ice_reminders)
             self._start("ice_remind", seconds=self.timings.ice_reminder_seconds)
+            self.alert_if_ice_unanswered(minutes - self.timings.ice_on_minutes)
         elif name == "heat_remind" and self.state == "heatRemove":
             self._say("session.heat_remove_again", urgency=1)
             self._start("heat_remind", seconds=self.timings.heat_reminder_seconds)
