@@ -7,14 +7,17 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from audio_rig import RunningApp
 from harness import Harness
 from voicerelief.app import load_content
 from voicerelief.carers import Carer, add_carer, carers_path, load_carers
 from voicerelief.errors import VoiceReliefError
+from voicerelief.store import Store
 
 
 class CarerPhoneService:
@@ -237,3 +240,37 @@ def test_ice_left_on_five_minutes_past_its_deadline_unanswered_alerts_the_carer_
     assert "ice pack is still on" in message["message"]
     assert [row[2] for row in run.store.deliveries()] == ["ice_overdue"]
     run.close()
+
+
+def wait_until_listening(app: RunningApp, since: int, timeout: float = 30.0) -> None:
+    """Until the app logs (it runs with --verbose) that its microphone listens again."""
+    deadline = time.monotonic() + timeout
+    while not any("listening again" in line for line in app.errors[since:]):
+        assert time.monotonic() < deadline, app.errors[since:]
+        time.sleep(0.05)
+
+
+def test_spoken_get_help_is_cancelled_by_voice_and_then_reaches_the_carer(rig, tmp_path, service):
+    """Through the virtual microphone: "cancel" stops the countdown; silence after it sends."""
+    add_carer(carers_path(tmp_path / "config.toml"), "Sam", service.url)
+    app = RunningApp(rig, tmp_path / "data", settings=tmp_path / "config.toml")
+    try:
+        app.wait_for("Say hey relief to begin")
+        app.wait_until_done_talking(rig)
+        began, _ = rig.speak("hey relief get help")
+        app.wait_for("Sending an alert to Sam in ten seconds", after=began)
+        # The ten seconds start once the sentence has been played and the microphone listens again.
+        wait_until_listening(app, since=len(app.errors))
+        began, _ = rig.speak("cancel")
+        app.wait_for("No alert was sent", after=began)
+        app.wait_until_done_talking(rig)
+        began, _ = rig.speak("hey relief get help")
+        app.wait_for("Sending the alert to Sam now", after=began, timeout=40)
+        [message] = service.wait_for_messages(1)
+        assert "help is needed" in message["message"]
+        app.wait_for("reached Sam's phone service", after=began)
+    finally:
+        app.stop()
+    store = Store(tmp_path / "data")
+    assert [row[2:4] for row in store.deliveries()] == [("help", "sent")]
+    store.close()

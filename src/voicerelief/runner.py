@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import Callable, Protocol
 
 from voicerelief.clock import Clock, FakeClock
-from voicerelief.session import (AdjustVoice, AlertReport, CancelAlert, CancelTimer, Effect, Event, Expect, Memory,
-                                 Quit, Record, Say, SendAlert, Session, SpokeDone, StartTimer, TimerFired)
+from voicerelief.session import (COUNTED_FROM_SPEECH_END, AdjustVoice, AlertReport, CancelAlert, CancelTimer, Effect,
+                                 Event, Expect, Memory, Quit, Record, Say, SendAlert, Session, SpokeDone, StartTimer,
+                                 TimerFired)
 from voicerelief.store import Step, Store
 
 
@@ -161,6 +162,6 @@ class Runner:
             elif isinstance(effect, SendAlert) and self.courier is not None:
                 for carer in effect.carers:
                     self.courier.deliver(effect.alert_id, carer, effect.body)
-        if spoke and "silence" in self.timers:
+        if spoke and self.timers.keys() & COUNTED_FROM_SPEECH_END:
             # Speaking takes time: the wait for an answer counts from the end of the question.
             self._apply(self.session.handle(SpokeDone(), self.clock.now()))

@@ -32,6 +32,10 @@ class CallForHelp(SessionBase):
             self._start("alert_send", seconds=COUNTDOWN_SECONDS)
             self._say("session.alert_countdown", urgency=1, carers=spoken_names(self.carers))
 
+    def restart_countdown(self) -> None:
+        """The ten seconds to say "cancel" begin when the person has heard that they can."""
+        self._start("alert_send", seconds=COUNTDOWN_SECONDS)
+
     def offer_alert(self) -> None:
         """After a confirmed emergency: ask, since a carer may be the quickest help in reach."""
         if self.carers and not self.memory.alert_id:

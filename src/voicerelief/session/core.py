@@ -54,6 +54,8 @@ PROMPT_FIELDS = frozenset({"after", "answers", "before", "best", "carer", "carer
 MOST_ANSWERS_SUGGESTED = 4
 # The messages a carer reads, each with the time it was written.
 ALERT_KEYS = frozenset({"help", "red_flag", "ice_overdue", "cancelled", "test"})
+# Timers that count from the end of what was said, not from when it was decided (rendering takes time).
+COUNTED_FROM_SPEECH_END = frozenset({"silence", "alert_send"})
 # Intents handled the same way in every state.
 VOICE_STEPS = {"slower": AdjustVoice(rate_step=-20), "faster": AdjustVoice(rate_step=20),
                "louder": AdjustVoice(volume_step=0.15), "quieter": AdjustVoice(volume_step=-0.15)}
@@ -107,6 +109,8 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
         if isinstance(event, SpokeDone):
             if self._is_question() and not self.memory.paused and not self.memory.confirming_end:
                 self._start("silence", seconds=self._silence_delay())
+            if self.memory.alert_countdown:
+                self.restart_countdown()
         elif isinstance(event, TimerFired):
             self._on_timer(event)
         elif isinstance(event, NotUnderstood):
