@@ -356,3 +356,16 @@ def test_a_red_flag_file_without_an_emergency_question_is_refused(tmp_path):
     with pytest.raises(ContentError, match="means"):
         load_red_flags(bad)
     assert {q.means for q in CONTENT.red_flags} == {EMERGENCY, TODAY, CAUTION}
+
+
+@pytest.mark.parametrize("saved_state, screening", [("recheck", "later"), ("redFlags", "first")])
+def test_questions_saved_by_the_version_before_tiers_start_again(saved_state, screening):
+    memory = Memory.from_dict({"state": saved_state, "episode": 1, "red_flag": 4, "onset": MONDAY_8AM.isoformat(),
+                               "last_session": MONDAY_8AM.isoformat()})
+    session = Session(CONTENT.prompts, CONTENT.timings, CONTENT.routine, CONTENT.table, CONTENT.red_flags,
+                      CONTENT.numbers, memory)
+    said = [e.text for e in session.handle(Said("repeat"), MONDAY_8AM) if isinstance(e, Say)]
+    asked = [q for q in CONTENT.red_flags if q.asked == screening]
+    assert session.state == "redFlags" and memory.red_flag == 0
+    session.handle(Said("no"), MONDAY_8AM)
+    assert session.memory.last_prompt == asked[1].ask, said

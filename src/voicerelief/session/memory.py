@@ -69,6 +69,10 @@ class Memory:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Memory:
         known = {name for name in cls.__dataclass_fields__}
+        if data.get("state") in ("redFlags", "recheck") and "screening" not in data:
+            # Saved mid-questions by the version before tiers: its questions were others; ask the new ones afresh.
+            data = {**data, "state": "redFlags", "red_flag": 0,
+                    "screening": "later" if data["state"] == "recheck" else "first"}
         memory = cls(**{key: value for key, value in data.items() if key in known})
         memory.pains = [(moment, score) for moment, score in memory.pains]
         return memory
