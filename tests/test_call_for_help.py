@@ -15,7 +15,8 @@ import pytest
 from audio_rig import RunningApp
 from harness import Harness
 from voicerelief.app import load_content
-from voicerelief.carers import Carer, add_carer, carers_path, load_carers
+from voicerelief.carers import Carer, add_carer, carers_path, load_carers, remove_carer
+from voicerelief.config import Config
 from voicerelief.errors import VoiceReliefError
 from voicerelief.store import Store
 
@@ -192,6 +193,17 @@ def test_alert_test_sends_through_every_carer_and_reports_each(tmp_path, service
     lines = result.stdout.splitlines()
     assert lines[0].startswith("OK  Sam") and lines[1].startswith("FIX Ana")
     assert service.received[0]["message"].startswith("VoiceRelief TEST")
+    doctor = subprocess.run([sys.executable, "-m", "voicerelief", "doctor", "--data-dir", str(tmp_path / "d")],
+                            env={**env, "PULSE_SERVER": "unix:/nonexistent/pulse"}, capture_output=True, text=True,
+                            timeout=120)
+    [alerts] = [line for line in doctor.stdout.splitlines() if "carers to alert" in line]
+    assert alerts.startswith("FIX") and "Ana never got a test alert through" in alerts
+    remove_carer(carers_path(tmp_path / "config.toml"), "Ana")
+    doctor = subprocess.run([sys.executable, "-m", "voicerelief", "doctor", "--data-dir", str(tmp_path / "d")],
+                            env={**env, "PULSE_SERVER": "unix:/nonexistent/pulse"}, capture_output=True, text=True,
+                            timeout=120)
+    [alerts] = [line for line in doctor.stdout.splitlines() if "carers to alert" in line]
+    assert alerts.startswith("OK  carers to alert: Sam (json://127.0.0.1:") and "last test through" in alerts
 
 
 # Stops the process at a connection or name lookup anywhere but the one host a carer's URL names.
@@ -274,3 +286,15 @@ def test_spoken_get_help_is_cancelled_by_voice_and_then_reaches_the_carer(rig, t
     store = Store(tmp_path / "data")
     assert [row[2:4] for row in store.deliveries()] == [("help", "sent")]
     store.close()
+
+
+def test_discreet_alerts_say_nothing_of_symptoms(tmp_path, service):
+    content = load_content(settings=Config(discreet_alerts=True), carers=(Carer("Sam", service.url),))
+    run = Harness(tmp_path / "data", content=content)
+    run.say("start")
+    run.say("yes")
+    run.say("yes")
+    run.say("yes")
+    [message] = service.wait_for_messages(1)
+    assert message["message"].startswith("VoiceRelief needs you.") and "back" not in message["message"]
+    run.close()

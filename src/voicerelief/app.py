@@ -54,6 +54,7 @@ class Content:
     red_flags: tuple[RedFlagQuestion, ...]
     numbers: CallNumbers
     carers: tuple[Carer, ...] = ()
+    discreet_alerts: bool = False
 
 
 def load_content(routine_path: Path | None = None, settings: Config | None = None,
@@ -69,7 +70,8 @@ def load_content(routine_path: Path | None = None, settings: Config | None = Non
         table = table.with_wake_phrase(settings.wake_phrase)
     red_flags = load_red_flags()
     routine = load_routine(routine_path, {question.name for question in red_flags if question.means == CAUTION})
-    return Content(prompts, load_timings(), routine, table, red_flags, numbers_to_call(settings), carers)
+    return Content(prompts, load_timings(), routine, table, red_flags, numbers_to_call(settings), carers,
+                   settings.discreet_alerts)
 
 
 def open_runner(content: Content, store: Store, clock: Clock, speak: Callable[[Say], None],
@@ -78,7 +80,7 @@ def open_runner(content: Content, store: Store, clock: Clock, speak: Callable[[S
     saved = store.load_memory()
     memory = Memory.from_dict(saved) if saved else None
     session = Session(content.prompts, content.timings, content.routine, content.table, content.red_flags,
-                      content.numbers, memory, tuple(carer.name for carer in content.carers))
+                      content.numbers, memory, tuple(carer.name for carer in content.carers), content.discreet_alerts)
     return Runner(session, store, clock, speak, adjust_voice)
 
 

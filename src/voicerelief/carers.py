@@ -24,6 +24,8 @@ NTFY_SCHEMES = ("ntfy", "ntfys")
 class Carer:
     name: str
     url: str
+    # When `voicerelief alert test` last got a message through (ISO time), or empty.
+    tested: str = ""
 
     def redacted(self) -> str:
         parts = urlsplit(self.url)
@@ -47,7 +49,7 @@ def load_carers(path: Path) -> tuple[Carer, ...]:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not isinstance(
                 entry.get("url"), str):
             raise ContentError(str(path), f"carer[{number}]", "needs a name and a url")
-        carers.append(Carer(entry["name"], entry["url"]))
+        carers.append(Carer(entry["name"], entry["url"], str(entry.get("tested", ""))))
     return tuple(carers)
 
 
@@ -83,6 +85,25 @@ def remove_carer(path: Path, name: str) -> tuple[Carer, ...]:
     return tuple(kept)
 
 
+def mark_tested(path: Path, names: set[str], when: str) -> None:
+    """Remember that a test message got through to these carers."""
+    _save(path, [Carer(c.name, c.url, when if c.name in names else c.tested) for c in load_carers(path)])
+
+
+def describe(carers: tuple[Carer, ...]) -> str:
+    """One line for `doctor`; a VoiceReliefError when a carer was never reached by a test."""
+    if not carers:
+        return "no carer is set up (optional: `voicerelief alert add NAME URL`)"
+    untested = [carer.name for carer in carers if not carer.tested]
+    if untested:
+        raise VoiceReliefError(f"{spoken_names(tuple(untested))} never got a test alert through; "
+                               "run `voicerelief alert test`.")
+    for carer in carers:
+        check_url(carer.url)
+    return "; ".join(f"{carer.name} ({carer.redacted()}, last test through {carer.tested[:16].replace('T', ' ')})"
+                     for carer in carers)
+
+
 def spoken_names(carers: tuple[Carer, ...] | tuple[str, ...]) -> str:
     names = [carer.name if isinstance(carer, Carer) else carer for carer in carers]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
@@ -94,5 +115,6 @@ def _save(path: Path, carers: list[Carer]) -> None:
     descriptor = os.open(staged, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
         for carer in carers:
-            file.write(f"[[carer]]\nname = {json.dumps(carer.name)}\nurl = {json.dumps(carer.url)}\n\n")
+            file.write(f"[[carer]]\nname = {json.dumps(carer.name)}\nurl = {json.dumps(carer.url)}\n"
+                       f"tested = {json.dumps(carer.tested)}\n\n")
     staged.replace(path)

@@ -283,13 +283,15 @@ def _alert(args: argparse.Namespace) -> int:
     from voicerelief.app import load_content
 
     body = load_content().prompts.say("alerts.test", time=datetime.now().strftime("%H:%M"))
-    failed = 0
+    through = set()
     for carer in found:
         problem = send_with_apprise(carer.url, "VoiceRelief TEST", body)
-        failed += problem is not None
+        if problem is None:
+            through.add(carer.name)
         print(f"{'OK ' if problem is None else 'FIX'} {carer.name} ({carer.redacted()}): "
               f"{'the service took the test message' if problem is None else problem}")
-    return 1 if failed else 0
+    carers.mark_tested(path, through, datetime.now().isoformat(timespec="seconds"))
+    return 0 if len(through) == len(found) else 1
 
 
 def _service(args: argparse.Namespace) -> int:

@@ -33,6 +33,8 @@ class Config:
     country: str = ""
     emergency_number: str = ""
     urgent_number: str = ""
+    # Alerts that say "VoiceRelief needs you" and nothing of symptoms, for a lock screen others may see.
+    discreet_alerts: bool = False
 
 
 LIMITS = {"words_per_minute": (90, 240), "volume": (0.2, 1.0)}

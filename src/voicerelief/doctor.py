@@ -92,6 +92,13 @@ def check_numbers(settings: Config) -> str:
     return numbers.describe()
 
 
+def check_alerts() -> str:
+    from voicerelief.carers import carers_path, describe, load_carers
+    from voicerelief.config import config_path
+
+    return describe(load_carers(carers_path(config_path())))
+
+
 def examine(model: Path | None, input_name: str | None, output_name: str | None, data_dir: Path,
             settings: Config) -> list[Finding]:
     checks: list[tuple[str, Callable[[], str]]] = [
@@ -101,6 +108,7 @@ def examine(model: Path | None, input_name: str | None, output_name: str | None,
         ("speaker", lambda: check_output(output_name)),
         ("data folder", lambda: check_data(data_dir)),
         ("numbers to call", lambda: check_numbers(settings)),
+        ("carers to alert", check_alerts),
     ]
     findings = []
     for part, check in checks:

@@ -32,6 +32,7 @@ class SessionBase:
     red_flags: tuple[RedFlagQuestion, ...]
     numbers: CallNumbers
     carers: tuple[str, ...]
+    discreet_alerts: bool
     _effects: list[Effect]
     # Bound to each instance by `transitions`.
     trigger: Callable[[str], bool]

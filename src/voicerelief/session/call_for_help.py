@@ -104,8 +104,8 @@ class CallForHelp(SessionBase):
         memory = self.memory
         memory.alert_id = self._alert_id(kind)
         memory.alert_failing_said, memory.room_calls = False, 0
-        self._emit(SendAlert(memory.alert_id, kind, self._text(f"alerts.{kind}", time=clock_time(self.now)),
-                             self.carers))
+        message = "alerts.discreet" if self.discreet_alerts else f"alerts.{kind}"
+        self._emit(SendAlert(memory.alert_id, kind, self._text(message, time=clock_time(self.now)), self.carers))
         self._record("alert", {"id": memory.alert_id, "kind": kind})
         if call_the_room:
             self._say("session.alert_sending", urgency=1, carers=spoken_names(self.carers))

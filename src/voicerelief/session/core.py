@@ -53,7 +53,7 @@ PROMPT_FIELDS = frozenset({"after", "answers", "before", "best", "carer", "carer
 
 MOST_ANSWERS_SUGGESTED = 4
 # The messages a carer reads, each with the time it was written.
-ALERT_KEYS = frozenset({"help", "red_flag", "ice_overdue", "cancelled", "test"})
+ALERT_KEYS = frozenset({"help", "red_flag", "ice_overdue", "cancelled", "test", "discreet"})
 # Timers that count from the end of what was said, not from when it was decided (rendering takes time).
 COUNTED_FROM_SPEECH_END = frozenset({"silence", "alert_send"})
 # Intents handled the same way in every state.
@@ -66,7 +66,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
 
     def __init__(self, prompts: Prompts, timings: Timings, routine: tuple[Stretch, ...], table: PhraseTable,
                  red_flags: tuple[RedFlagQuestion, ...], numbers: CallNumbers, memory: Memory | None = None,
-                 carers: tuple[str, ...] = ()) -> None:
+                 carers: tuple[str, ...] = (), discreet_alerts: bool = False) -> None:
         self.prompts = prompts
         self.timings = timings
         self.routine = routine
@@ -74,6 +74,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
         self.red_flags = red_flags
         self.numbers = numbers
         self.carers = carers
+        self.discreet_alerts = discreet_alerts
         self.memory = memory or Memory()
         self._effects: list[Effect] = []
         self._listening: frozenset[str] = frozenset()
