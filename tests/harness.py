@@ -16,6 +16,7 @@ from voicerelief.store import Store
 MONDAY_8AM = datetime(2026, 3, 2, 8, 0, 0)
 # How many safety questions a first session asks when every answer is no.
 FIRST_SAFETY_QUESTIONS = sum(q.asked == "first" and not q.only_if for q in load_red_flags())
+LATER_SAFETY_QUESTIONS = sum(q.asked == "later" and not q.only_if for q in load_red_flags())
 
 
 class Harness:
