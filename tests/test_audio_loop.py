@@ -50,6 +50,8 @@ def test_it_answers_aloud_in_order_and_walks_a_short_flow(rig, app_in_a_known_ep
             answer(rig, app, line, expect, timeout=12)
         except AssertionError:
             repeats.append(line)
+            # What the app logged around the lost answer, shown if the test fails.
+            print(f"no answer to {line!r}; the app's last log lines:", *app.errors[-12:], sep="\n  ")
             answer(rig, app, line, expect)
 
     ready = app.wait_for("Say hey relief to begin")

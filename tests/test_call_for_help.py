@@ -26,6 +26,8 @@ class CarerPhoneService:
 
     def __init__(self, answers: list[int] | None = None, port: int = 0) -> None:
         self.received: list[dict] = []
+        # When each message arrived (monotonic), for bench/alert.py.
+        self.arrival_times: list[float] = []
         self.answers = list(answers or [])
         self.arrived = threading.Condition()
         service = self
@@ -37,6 +39,7 @@ class CarerPhoneService:
                 if status == 200:
                     with service.arrived:
                         service.received.append(body)
+                        service.arrival_times.append(time.monotonic())
                         service.arrived.notify_all()
                 self.send_response(status)
                 self.end_headers()

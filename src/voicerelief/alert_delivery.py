@@ -3,8 +3,9 @@
 Each delivery (one alert to one carer) is attempted at once, then again with a
 capped, jittered exponential back-off. Outcomes go back to the runner as
 `AlertReport` events: the first success ("sent"), the first failure ("failing"),
-and giving up ("expired"). Apprise is imported only here, only when a carer is
-set up, so a household without carers never loads a network library.
+and giving up ("expired"); a carer's Home Assistant may also answer ("acknowledged").
+Apprise and paho-mqtt are imported only here, only when a carer is set up, so a
+household without carers never loads a network library.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Protocol
 
 from voicerelief.carers import Carer
+from voicerelief.home_assistant import SCHEME as HOME_ASSISTANT
 from voicerelief.session import AlertReport
 
 log = logging.getLogger(__name__)
@@ -31,8 +33,49 @@ EXPIRES_AFTER_SECONDS = 3600.0
 class Delivery:
     alert_id: str
     carer: Carer
-    title: str
+    kind: str
     body: str
+
+
+class Channel(Protocol):
+    """The way to one carer: ``send`` returns None once the service took the alert, else what went wrong."""
+
+    def ready(self, timeout: float) -> str | None:
+        """None once the channel can send (waiting at most ``timeout`` s), else why it cannot."""
+        ...
+
+    def send(self, alert_id: str, kind: str, body: str) -> str | None: ...
+
+    def close(self) -> None: ...
+
+
+class AppriseChannel:
+    """Any service Apprise knows (ntfy on the home server, e-mail, Matrix, a webhook...): "sent", never "seen"."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def ready(self, timeout: float) -> str | None:
+        return None
+
+    def send(self, alert_id: str, kind: str, body: str) -> str | None:
+        # The id in the title lets a receiver drop a repeat of an alert it already has.
+        title = f"VoiceRelief {'TEST' if kind == 'test' else 'alert'} {alert_id}"
+        return send_with_apprise(self.url, title, body)
+
+    def close(self) -> None:
+        pass
+
+
+def open_channel(carer: Carer, acknowledged: Callable[[str], None],
+                 connected: Callable[[], None] = lambda: None) -> Channel:
+    """The channel a carer's URL names; ``acknowledged`` hears each alert id the carer answers,
+    ``connected`` each time a lasting connection is made (again)."""
+    if carer.url.startswith(f"{HOME_ASSISTANT}://"):
+        from voicerelief.home_assistant import HomeAssistantChannel
+
+        return HomeAssistantChannel(carer.url, acknowledged, connected)
+    return AppriseChannel(carer.url)
 
 
 @dataclass(order=True)
@@ -62,25 +105,25 @@ def retry_delay(tries: int, jitter: Callable[[], float] = random.random) -> floa
 class AlertSender:
     """The runner's courier: each alert to each carer by name, retried on a thread of its own."""
 
-    def __init__(self, carers: tuple[Carer, ...], report: Callable[[AlertReport], None],
-                 send: Callable[[str, str, str], str | None] = send_with_apprise) -> None:
+    def __init__(self, carers: tuple[Carer, ...], report: Callable[[AlertReport], None]) -> None:
         self._carers = {carer.name: carer for carer in carers}
         self._report = report
-        self._send = send
         self._queue: list[_Attempt] = []
         self._cancelled: set[str] = set()
         self._wake = threading.Condition()
         self._closed = False
+        # Last: a channel may call back (connected) from its own thread at once.
+        self._channels = {carer.name: open_channel(carer, self._acknowledged_by(carer.name),
+                                                   self._retry_now_for(carer.name)) for carer in carers}
         self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
         self._thread.start()
 
-    def deliver(self, alert_id: str, carer: str, body: str) -> None:
+    def deliver(self, alert_id: str, carer: str, kind: str, body: str) -> None:
         if carer not in self._carers:
             log.warning("An alert for %s was not sent: %s is no longer set up as a carer.", carer, carer)
             self._report(AlertReport(alert_id, carer, "expired", 0))
             return
-        # The id in the title lets a receiver drop a repeat of an alert it already has.
-        delivery = Delivery(alert_id, self._carers[carer], f"VoiceRelief alert {alert_id}", body)
+        delivery = Delivery(alert_id, self._carers[carer], kind, body)
         with self._wake:
             now = time.monotonic()
             heapq.heappush(self._queue, _Attempt(now, delivery, 0, now + EXPIRES_AFTER_SECONDS))
@@ -96,6 +139,26 @@ class AlertSender:
             self._closed = True
             self._wake.notify()
         self._thread.join(timeout=5)
+        for channel in self._channels.values():
+            channel.close()
+
+    def _retry_now_for(self, carer: str) -> Callable[[], None]:
+        """The carer's service is back: whatever waits for it goes now, not at its next back-off."""
+        def retry_now() -> None:
+            with self._wake:
+                now = time.monotonic()
+                for attempt in self._queue:
+                    if attempt.delivery.carer.name == carer:
+                        attempt.due = min(attempt.due, now)
+                heapq.heapify(self._queue)
+                self._wake.notify()
+        return retry_now
+
+    def _acknowledged_by(self, carer: str) -> Callable[[str], None]:
+        def acknowledged(alert_id: str) -> None:
+            self.cancel(alert_id)
+            self._report(AlertReport(alert_id, carer, "acknowledged", 0))
+        return acknowledged
 
     def _run(self) -> None:
         while True:
@@ -112,7 +175,7 @@ class AlertSender:
     def _try(self, attempt: _Attempt) -> None:
         delivery = attempt.delivery
         try:
-            problem = self._send(delivery.carer.url, delivery.title, delivery.body)
+            problem = self._channels[delivery.carer.name].send(delivery.alert_id, delivery.kind, delivery.body)
         except Exception as error:  # a plug-in's own failure must not end the thread that retries
             problem = f"{type(error).__name__}"
         attempt.tries += 1

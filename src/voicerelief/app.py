@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
@@ -9,7 +10,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import platformdirs
 
@@ -141,13 +142,18 @@ class VoiceOut:
             self.speaker.say(effect.text, effect.urgency)
             return
         mute, unmute = self.muting
-        mute(effect.text)
-        try:
-            self.speaker.say(effect.text, effect.urgency)
-            time.sleep(ECHO_TAIL_SECONDS)
-        finally:
-            unmute()
-            log.debug("listening again")
+
+        @contextlib.contextmanager
+        def deaf_while_playing() -> Iterator[None]:
+            mute(effect.text)
+            try:
+                yield
+                time.sleep(ECHO_TAIL_SECONDS)
+            finally:
+                unmute()
+                log.debug("listening again")
+
+        self.speaker.say(effect.text, effect.urgency, deaf_while_playing)
 
     def interrupt(self) -> None:
         """Cut the current prompt short and drop the rest of this answer (the person barged in)."""

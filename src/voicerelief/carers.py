@@ -1,4 +1,4 @@
-"""The people to alert: names and Apprise URLs, set up once by a relative, kept in a file only its owner reads.
+"""The people to alert: names and URLs (Apprise's, or a Home Assistant's MQTT broker), set up once by a relative, kept in a file only its owner reads.
 
 The URLs hold secrets (tokens, passwords), so the file is created with mode 0600
 and a URL is never printed whole: `redacted` shows its scheme and host only.
@@ -13,6 +13,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from voicerelief.errors import ContentError, VoiceReliefError
+from voicerelief.home_assistant import SCHEME as HOME_ASSISTANT
+from voicerelief.home_assistant import broker_of
 from voicerelief.prompts import read_toml
 
 CARERS_NAME = "carers.toml"
@@ -54,16 +56,20 @@ def load_carers(path: Path) -> tuple[Carer, ...]:
 
 
 def check_url(url: str) -> None:
-    """A URL Apprise can send to, on a host the person's household chose; else one sentence why not."""
+    """A Home Assistant broker, or a URL Apprise can send to, on a host the household chose; else one sentence why not."""
+    parts = urlsplit(url)
+    if parts.scheme == HOME_ASSISTANT:
+        broker_of(url)
+        return
     import apprise
 
-    parts = urlsplit(url)
     if parts.scheme in NTFY_SCHEMES and not parts.path.strip("/"):
         raise VoiceReliefError(f"{url.split('://')[0]}:// without a server of your own sends to a public "
                                "cloud server; give your own, as ntfy://HOST/TOPIC.")
     if not apprise.Apprise().add(url):
-        raise VoiceReliefError(f"{parts.scheme or url!r} is not an alert service Apprise knows; "
-                               "see its list of URL forms, for example json://HOST:PORT/ or ntfy://HOST/TOPIC.")
+        raise VoiceReliefError(f"{parts.scheme or url!r} is not an alert service Apprise knows; see its list of "
+                               "URL forms, for example json://HOST:PORT/ or ntfy://HOST/TOPIC, "
+                               f"or use {HOME_ASSISTANT}://USER:PASSWORD@BROKER:1883/NODE for Home Assistant.")
 
 
 def add_carer(path: Path, name: str, url: str) -> tuple[Carer, ...]:

@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     alert = commands.add_parser("alert", help="the carers to alert when the person calls for help")
     alert_commands = alert.add_subparsers(dest="alert_command", required=True, metavar="ACTION")
-    alert_add = alert_commands.add_parser("add", help="add a carer: a name said aloud, and an Apprise URL")
+    alert_add = alert_commands.add_parser("add", help="add a carer: a name said aloud, and an Apprise URL or homeassistant://USER:PASSWORD@BROKER:1883/NODE")
     alert_add.add_argument("name")
     alert_add.add_argument("url", help="for example json://192.168.1.20:8080/ or ntfy://home-server/backpain")
     alert_commands.add_parser("list", help="the carers, their URLs shortened")
@@ -256,6 +256,10 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
+# A test waits this long for a lasting connection (Home Assistant's broker) before it reports failure.
+TEST_CONNECT_SECONDS = 5.0
+
+
 def _alert(args: argparse.Namespace) -> int:
     from datetime import datetime
 
@@ -279,13 +283,18 @@ def _alert(args: argparse.Namespace) -> int:
         for carer in found:
             print(f"{carer.name}: {carer.redacted()}")
         return 0
-    from voicerelief.alert_delivery import send_with_apprise
+    from voicerelief.alert_delivery import open_channel
     from voicerelief.app import load_content
 
-    body = load_content().prompts.say("alerts.test", time=datetime.now().strftime("%H:%M"))
+    now = datetime.now()
+    body = load_content().prompts.say("alerts.test", time=now.strftime("%H:%M"))
     through = set()
     for carer in found:
-        problem = send_with_apprise(carer.url, "VoiceRelief TEST", body)
+        channel = open_channel(carer, lambda alert_id: None)
+        try:
+            problem = channel.ready(TEST_CONNECT_SECONDS) or channel.send(f"test-{now:%Y%m%dT%H%M%S}", "test", body)
+        finally:
+            channel.close()
         if problem is None:
             through.add(carer.name)
         print(f"{'OK ' if problem is None else 'FIX'} {carer.name} ({carer.redacted()}): "

@@ -17,7 +17,8 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now().replace(microsecond=0)
+        # Not cut to the second: a deadline set from a truncated time would fire up to a second early.
+        return datetime.now()
 
     def real_seconds_until(self, moment: datetime) -> float:
         return max(0.0, (moment - datetime.now()).total_seconds())

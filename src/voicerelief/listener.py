@@ -234,7 +234,13 @@ class Listener:
             if self.record_dir is not None:
                 utterance.append(block)
                 del utterance[:-RECORD_BLOCKS]
+            gate_was_open = commands.gate is not None and commands.gate.is_open
             heard = commands.accept(block)
+            # For `--verbose`: whether a voice reached the recognizer at all, when nothing is understood.
+            if commands.gate is not None and commands.gate.is_open and not gate_was_open:
+                log.debug("a voice began")
+            if heard is not None and not heard.text:
+                log.debug("the voice ended with no words recognized")
             if heard is not None and self.record_dir is not None:
                 if heard.text:
                     self._record(utterance, microphone.rate, heard)

@@ -34,7 +34,7 @@ class Announcement:
 class AlertCourier(Protocol):
     """Takes alerts out to the carers, off the runner's thread, and posts `AlertReport` events back."""
 
-    def deliver(self, alert_id: str, carer: str, body: str) -> None: ...
+    def deliver(self, alert_id: str, carer: str, kind: str, body: str) -> None: ...
 
     def cancel(self, alert_id: str) -> None: ...
 
@@ -61,8 +61,8 @@ class Runner:
         """Greet, or resume where the saved state left off; deadlines that passed fire at once, alerts go on."""
         self._apply(self.session.boot(self.clock.now(), greet))
         if self.courier is not None:
-            for alert_id, carer, body in self.store.open_deliveries():
-                self.courier.deliver(alert_id, carer, body)
+            for alert_id, carer, kind, body in self.store.open_deliveries():
+                self.courier.deliver(alert_id, carer, kind, body)
         self.fire_due_timers()
 
     def post(self, event: Event | EndOfInput | Announcement) -> None:
@@ -72,7 +72,7 @@ class Runner:
     def handle(self, event: Event) -> None:
         fired = [event.name] if isinstance(event, TimerFired) else []
         if isinstance(event, AlertReport):
-            state = {"sent": "sent", "expired": "expired"}.get(event.outcome, "pending")
+            state = event.outcome if event.outcome in ("sent", "expired", "acknowledged") else "pending"
             self.store.mark_delivery(event.alert_id, event.carer, state, event.tries)
         self._apply(self.session.handle(event, self.clock.now()), done_timers=fired)
 
@@ -161,7 +161,7 @@ class Runner:
                 self.courier.cancel(effect.alert_id)
             elif isinstance(effect, SendAlert) and self.courier is not None:
                 for carer in effect.carers:
-                    self.courier.deliver(effect.alert_id, carer, effect.body)
+                    self.courier.deliver(effect.alert_id, carer, effect.kind, effect.body)
         if spoke and self.timers.keys() & COUNTED_FROM_SPEECH_END:
             # Speaking takes time: the wait for an answer counts from the end of the question.
             self._apply(self.session.handle(SpokeDone(), self.clock.now()))

@@ -7,6 +7,7 @@ on disk, keyed by text, voice and rate, so a repeated prompt starts at once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -15,6 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, ContextManager
 
 import numpy as np
 import soundfile
@@ -150,13 +152,19 @@ class Speaker:
         self.failed = False
         self.interrupted = threading.Event()
 
-    def say(self, text: str, urgency: int = 0) -> bool:
-        """Speak ``text`` (after a chime when urgent); False when it could not be played."""
+    def say(self, text: str, urgency: int = 0,
+            while_playing: Callable[[], ContextManager[object]] = contextlib.nullcontext) -> bool:
+        """Speak ``text`` (after a chime when urgent); False when it could not be played.
+
+        ``while_playing`` is entered once the speech is rendered, just before the first sound:
+        only the sound itself, not the rendering, deafens the microphone.
+        """
         try:
             samples, rate = read_rendered(self.renderer.render(text), self.renderer.voice.volume)
             if urgency:
                 samples = np.concatenate([soxr_to(chime(urgency), CHIME_RATE, rate), samples])
-            self._play(samples, rate)
+            with while_playing():
+                self._play(samples, rate)
             if self.failed:
                 log.warning("Speech output works again.")
             self.failed = False

@@ -141,13 +141,18 @@ class Store:
                 self._db.execute("ROLLBACK")
             raise StoreError(_explain(self.path, error)) from None
 
-    def open_deliveries(self) -> list[tuple[str, str, str]]:
-        """(alert id, carer, message) of every alert not yet through to its carer: to send after a restart."""
-        return list(self._db.execute("SELECT alert_id, carer, body FROM outbox WHERE state = ? ORDER BY created",
+    def open_deliveries(self) -> list[tuple[str, str, str, str]]:
+        """(alert id, carer, kind, message) of every alert not yet through to its carer: to send after a restart."""
+        return list(self._db.execute("SELECT alert_id, carer, kind, body FROM outbox WHERE state = ? ORDER BY created",
                                      (OPEN_DELIVERY,)))
 
     def mark_delivery(self, alert_id: str, carer: str, state: str, tries: int) -> None:
+        """A delivery moves on from pending; an acknowledgement also follows "sent" (and keeps its tries)."""
         try:
+            if state == "acknowledged":
+                self._db.execute("UPDATE outbox SET state = ? WHERE alert_id = ? AND carer = ? AND state IN (?, 'sent')",
+                                 (state, alert_id, carer, OPEN_DELIVERY))
+                return
             self._db.execute("UPDATE outbox SET state = ?, tries = ? WHERE alert_id = ? AND carer = ? AND state = ?",
                              (state, tries, alert_id, carer, OPEN_DELIVERY))
         except sqlite3.DatabaseError as error:

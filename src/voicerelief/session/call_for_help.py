@@ -92,7 +92,12 @@ class CallForHelp(SessionBase):
         memory = self.memory
         if alert_id != memory.alert_id:
             return
-        if outcome == "sent":
+        if outcome == "acknowledged":
+            # Only now may the person hear that someone is coming: the carer said so.
+            memory.alert_id = ""
+            self._cancel("room_call")
+            self._say("session.alert_acknowledged", urgency=1, carer=carer)
+        elif outcome == "sent":
             self._say("session.alert_reached", carer=carer)
         elif outcome == "failing" and not memory.alert_failing_said:
             memory.alert_failing_said = True
