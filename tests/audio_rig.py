@@ -230,13 +230,23 @@ class RunningApp:
         for line in self.process.stderr:
             self.errors.append(line.rstrip("\n"))
 
-    def wait_until_done_talking(self, rig: AudioRig, quiet_for: float = 1.0) -> None:
-        """Wait until the last line printed has been spoken and the speaker has stayed quiet."""
+    def wait_until_done_talking(self, rig: AudioRig, quiet_for: float = 1.0, timeout: float = 60.0) -> None:
+        """Wait until every line begun has been said (the app logs each end, --verbose) and the speaker stayed quiet.
+
+        A line is printed before it is rendered and played: quiet right after a print is not the end.
+        """
+        deadline = time.monotonic() + timeout
         while True:
-            last = self.lines[-1][0] if self.lines else 0.0
-            rig.wait_quiet(since=last, quiet_for=quiet_for)
-            if (self.lines[-1][0] if self.lines else 0.0) == last:
+            while self._logged(": saying ") > self._logged(": said "):
+                assert time.monotonic() < deadline and self.process.poll() is None, self.errors[-5:]
+                time.sleep(0.02)
+            begun = self._logged(": saying ")
+            rig.wait_quiet(since=time.monotonic(), quiet_for=quiet_for)
+            if self._logged(": saying ") == begun:
                 return
+
+    def _logged(self, fragment: str) -> int:
+        return sum(fragment in line for line in list(self.errors))
 
     def said(self) -> list[str]:
         return [line.split("Relief: ", 1)[1] for _, line in list(self.lines) if "Relief: " in line]

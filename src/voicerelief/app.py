@@ -134,6 +134,12 @@ class VoiceOut:
         """Print and speak; with ``only_if_speaker``, a missing speaker is not reported as a fault."""
         print(f"{self.stamp()}Relief: {effect.text}", flush=True)
         log.debug("saying %r", effect.key)
+        try:
+            self._speak(effect, only_if_speaker)
+        finally:
+            log.debug("said %r", effect.key)
+
+    def _speak(self, effect: Say, only_if_speaker: bool) -> None:
         if self.speaker is None or self.hushed:
             return
         if only_if_speaker and not self.speaker.has_output():
