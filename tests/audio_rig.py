@@ -164,7 +164,9 @@ class AudioRig:
     def loud_between(self, start: float, end: float, threshold: float = AUDIBLE_RMS) -> float:
         """The share of 20 ms chunks between two times in which the speaker was playing."""
         chunks = [rms for at, rms in list(self.levels) if start <= at < end]
-        return sum(rms > threshold for rms in chunks) / len(chunks) if chunks else 0.0
+        # An empty window would make "quiet" true of nothing at all.
+        assert chunks, f"no speaker levels were read between {start:.2f} and {end:.2f}"
+        return sum(rms > threshold for rms in chunks) / len(chunks)
 
     def first_sound_after(self, start: float, threshold: float = AUDIBLE_RMS) -> float | None:
         for at, rms in list(self.levels):

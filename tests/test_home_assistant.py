@@ -18,7 +18,7 @@ import pytest
 from harness import Harness
 from test_call_for_help import ONLY_THE_CARERS_HOST
 from voicerelief.app import load_content
-from voicerelief.carers import Carer, add_carer, carers_path
+from voicerelief.carers import Carer, add_carer, carers_path, remove_carer
 from voicerelief.errors import VoiceReliefError
 
 USER, PASSWORD = "relief", "s3cret word"
@@ -262,3 +262,18 @@ def test_home_assistant_set_up_mistakes_get_one_sentence_each(tmp_path, broker):
     assert lines[1].startswith("FIX Ana") and "refused us" in lines[1] and "wrong" not in result.stdout
     assert lines[2].startswith("FIX Kim") and "cannot be reached" in lines[2]
     assert PASSWORD not in result.stdout + result.stderr
+
+    remove_carer(path, "Ana")
+    remove_carer(path, "Kim")
+    assert doctor_line(tmp_path, env).startswith("OK  carers to alert: Sam (homeassistant://127.0.0.1:")
+    broker.stop()
+    line = doctor_line(tmp_path, env)
+    assert line.startswith("FIX") and "Sam cannot be alerted now" in line and "cannot be reached" in line
+
+
+def doctor_line(tmp_path, env: dict) -> str:
+    doctor = subprocess.run([sys.executable, "-m", "voicerelief", "doctor", "--data-dir", str(tmp_path / "d")],
+                            env={**env, "PULSE_SERVER": "unix:/nonexistent/pulse"}, capture_output=True, text=True,
+                            timeout=120)
+    [line] = [line for line in doctor.stdout.splitlines() if "carers to alert" in line]
+    return line

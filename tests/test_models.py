@@ -34,10 +34,6 @@ def quiet(_: str) -> None:
     pass
 
 
-def test_the_installed_model_is_complete(model_dir):
-    assert missing_files(model_dir) == []
-
-
 @pytest.mark.parametrize("left_out", REQUIRED_FILES)
 def test_check_names_each_missing_file(model_dir, tmp_path, left_out):
     partial = tmp_path / "model"

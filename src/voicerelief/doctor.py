@@ -92,11 +92,26 @@ def check_numbers(settings: Config) -> str:
     return numbers.describe()
 
 
+# How long `doctor` waits for a carer's lasting connection (a Home Assistant broker) before calling it unreachable.
+REACH_SECONDS = 5.0
+
+
 def check_alerts() -> str:
+    from voicerelief.alert_delivery import open_channel
     from voicerelief.carers import carers_path, describe, load_carers
     from voicerelief.config import config_path
 
-    return describe(load_carers(carers_path(config_path())))
+    carers = load_carers(carers_path(config_path()))
+    described = describe(carers)
+    for carer in carers:
+        channel = open_channel(carer, lambda alert_id: None)
+        try:
+            problem = channel.ready(REACH_SECONDS)
+        finally:
+            channel.close()
+        if problem is not None:
+            raise VoiceReliefError(f"{carer.name} cannot be alerted now: {problem}.")
+    return described
 
 
 def examine(model: Path | None, input_name: str | None, output_name: str | None, data_dir: Path,
