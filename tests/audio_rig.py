@@ -247,6 +247,13 @@ class RunningApp:
             if self._logged(": saying ") == begun:
                 return
 
+    def wait_for_log(self, fragment: str, timeout: float = 60.0) -> None:
+        """Until the app's log (it runs with --verbose) has a line containing ``fragment``."""
+        deadline = time.monotonic() + timeout
+        while not self._logged(fragment):
+            assert time.monotonic() < deadline and self.process.poll() is None, self.errors[-5:]
+            time.sleep(0.05)
+
     def _logged(self, fragment: str) -> int:
         return sum(fragment in line for line in list(self.errors))
 

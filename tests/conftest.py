@@ -50,8 +50,9 @@ def shared_data() -> Path:
 def no_user_settings(tmp_path_factory):
     """The tests, and every process they start, see no settings file or cache but their own."""
     os.environ["VOICERELIEF_CONFIG"] = str(tmp_path_factory.mktemp("settings") / "config.toml")
-    # Rendered speech too is kept apart from the user's.
+    # Rendered speech too is kept apart from the user's, and so is the data of a command run without --data-dir.
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("data-home"))
 
 
 @pytest.fixture(scope="module")

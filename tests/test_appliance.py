@@ -155,7 +155,7 @@ def test_the_service_mode_says_it_is_ready_once_a_microphone_arrives(tmp_path):
     app = RunningApp(rig, tmp_path / "data", "--wait-for-microphone")
     try:
         app.wait_for("I cannot find my microphone", timeout=60)
-        time.sleep(3)
+        app.wait_for_log("no microphone yet (try 3)")
         assert app.process.poll() is None, "it must keep waiting"
         assert "Say hey relief to begin" not in " ".join(app.said())
         rig.start()

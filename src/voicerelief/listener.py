@@ -150,6 +150,8 @@ class Listener:
                 if failures == 0:
                     log.warning("%s Trying to reopen it.", error)
                     self.post(Notice("devices.microphone_lost"))
+                else:
+                    log.debug("no microphone yet (try %d)", failures)
                 self._close()
                 time.sleep(BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)])
                 failures += 1
@@ -253,6 +255,8 @@ class Listener:
                     self.post(Notice("devices.wake"))
                 if admitted is not None:
                     self.post(Command(admitted))
+                elif not acknowledge:
+                    log.debug("ignored %r: not after the wake phrase", heard.text)
 
 
 class BargeIn:
