@@ -212,6 +212,8 @@ class RunningApp:
                  source: Path | None = None) -> None:
         """``source``: the ``src`` folder of another checkout to run instead (a benchmark's baseline)."""
         self.lines: list[tuple[float, str]] = []
+        # Versions before 2026-11-27 (a benchmark's baseline) do not log "said" at the end of each line.
+        self.logs_each_line_said = source is None
         env = rig.env if settings is None else {**rig.env, "VOICERELIEF_CONFIG": str(settings)}
         if source is not None:
             env = {**env, "PYTHONPATH": str(source)}
@@ -237,6 +239,9 @@ class RunningApp:
 
         A line is printed before it is rendered and played: quiet right after a print is not the end.
         """
+        if not self.logs_each_line_said:
+            self._wait_quiet_after_last_line(rig, quiet_for)
+            return
         deadline = time.monotonic() + timeout
         while True:
             while self._logged(": saying ") > self._logged(": said "):
@@ -245,6 +250,14 @@ class RunningApp:
             begun = self._logged(": saying ")
             rig.wait_quiet(since=time.monotonic(), quiet_for=quiet_for)
             if self._logged(": saying ") == begun:
+                return
+
+    def _wait_quiet_after_last_line(self, rig: AudioRig, quiet_for: float) -> None:
+        """For a baseline version that does not log the end of each line: quiet after the last print."""
+        while True:
+            last = self.lines[-1][0] if self.lines else 0.0
+            rig.wait_quiet(since=last, quiet_for=quiet_for)
+            if (self.lines[-1][0] if self.lines else 0.0) == last:
                 return
 
     def wait_for_log(self, fragment: str, timeout: float = 60.0) -> None:

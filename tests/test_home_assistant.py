@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -211,6 +212,9 @@ def test_the_broker_down_while_sending_then_back_gets_the_same_alert(tmp_path, b
     run.wait(seconds=10)
     assert run.until_said("I cannot reach the alert service")[-1].startswith("I cannot reach the alert service.")
     alert_id = run.memory.alert_id
+    [(carer, kind, _, tries, next_attempt, last_error)] = run.store.undelivered()
+    assert (carer, kind) == ("Sam", "help") and tries >= 1 and "cannot be reached" in last_error
+    assert next_attempt > datetime.now().isoformat(timespec="seconds")[:-3], "the next try is kept, to the minute"
     broker.start()
     home_assistant = HomeAssistant(broker)
     try:

@@ -2,7 +2,7 @@
 
 Each delivery (one alert to one carer) is attempted at once, then again with a
 capped, jittered exponential back-off. Outcomes go back to the runner as
-`AlertReport` events: the first success ("sent"), the first failure ("failing"),
+`AlertReport` events: the first success ("sent"), each failure ("failing"),
 and giving up ("expired"); a carer's Home Assistant may also answer ("acknowledged").
 Apprise and paho-mqtt are imported only here, only when a carer is set up, so a
 household without carers never loads a network library.
@@ -16,6 +16,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Callable, Protocol
 
 from voicerelief.carers import Carer
@@ -184,11 +185,13 @@ class AlertSender:
             return
         log.warning("Alert to %s (%s) failed, try %d: %s", delivery.carer.name, delivery.carer.redacted(),
                     attempt.tries, problem)
-        if attempt.tries == 1:
-            self._report(AlertReport(delivery.alert_id, delivery.carer.name, "failing", attempt.tries))
-        attempt.due = time.monotonic() + retry_delay(attempt.tries)
+        delay = retry_delay(attempt.tries)
+        attempt.due = time.monotonic() + delay
         if attempt.due > attempt.expires:
-            self._report(AlertReport(delivery.alert_id, delivery.carer.name, "expired", attempt.tries))
+            self._report(AlertReport(delivery.alert_id, delivery.carer.name, "expired", attempt.tries, problem))
             return
+        next_attempt = (datetime.now() + timedelta(seconds=delay)).isoformat(timespec="seconds")
+        self._report(AlertReport(delivery.alert_id, delivery.carer.name, "failing", attempt.tries, problem,
+                                 next_attempt))
         with self._wake:
             heapq.heappush(self._queue, attempt)

@@ -73,7 +73,8 @@ class Runner:
         fired = [event.name] if isinstance(event, TimerFired) else []
         if isinstance(event, AlertReport):
             state = event.outcome if event.outcome in ("sent", "expired", "acknowledged") else "pending"
-            self.store.mark_delivery(event.alert_id, event.carer, state, event.tries)
+            self.store.mark_delivery(event.alert_id, event.carer, state, event.tries, event.problem,
+                                     event.next_attempt)
         self._apply(self.session.handle(event, self.clock.now()), done_timers=fired)
 
     def next_due(self) -> tuple[str, datetime] | None:

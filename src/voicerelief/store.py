@@ -53,6 +53,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     body TEXT NOT NULL,
     state TEXT NOT NULL,
     tries INTEGER NOT NULL DEFAULT 0,
+    next_attempt TEXT NOT NULL DEFAULT '',
+    last_error TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (alert_id, carer)
 );
 """
@@ -146,21 +148,29 @@ class Store:
         return list(self._db.execute("SELECT alert_id, carer, kind, body FROM outbox WHERE state = ? ORDER BY created",
                                      (OPEN_DELIVERY,)))
 
-    def mark_delivery(self, alert_id: str, carer: str, state: str, tries: int) -> None:
-        """A delivery moves on from pending; an acknowledgement also follows "sent" (and keeps its tries)."""
+    def mark_delivery(self, alert_id: str, carer: str, state: str, tries: int, problem: str = "",
+                      next_attempt: str = "") -> None:
+        """A delivery's latest try; an acknowledgement also follows "sent" (and keeps its tries)."""
         try:
             if state == "acknowledged":
                 self._db.execute("UPDATE outbox SET state = ? WHERE alert_id = ? AND carer = ? AND state IN (?, 'sent')",
                                  (state, alert_id, carer, OPEN_DELIVERY))
                 return
-            self._db.execute("UPDATE outbox SET state = ?, tries = ? WHERE alert_id = ? AND carer = ? AND state = ?",
-                             (state, tries, alert_id, carer, OPEN_DELIVERY))
+            self._db.execute("UPDATE outbox SET state = ?, tries = ?, last_error = ?, next_attempt = ? "
+                             "WHERE alert_id = ? AND carer = ? AND state = ?",
+                             (state, tries, problem, next_attempt, alert_id, carer, OPEN_DELIVERY))
         except sqlite3.DatabaseError as error:
             raise StoreError(_explain(self.path, error)) from None
 
     def deliveries(self) -> list[tuple[str, str, str, str, int]]:
         """(alert id, carer, kind, state, tries) of every alert, oldest first."""
         return list(self._db.execute("SELECT alert_id, carer, kind, state, tries FROM outbox ORDER BY created"))
+
+    def undelivered(self) -> list[tuple[str, str, str, int, str, str]]:
+        """(carer, kind, first asked for, tries, next attempt, last error) of every alert still being tried."""
+        return list(self._db.execute(
+            "SELECT carer, kind, created, tries, next_attempt, last_error FROM outbox WHERE state = ? ORDER BY created",
+            (OPEN_DELIVERY,)))
 
     def load_setting(self, name: str) -> dict[str, Any] | None:
         row = self._db.execute("SELECT data FROM settings WHERE name = ?", (name,)).fetchone()

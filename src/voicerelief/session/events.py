@@ -37,12 +37,15 @@ class SpokeDone:
 
 @dataclass(frozen=True)
 class AlertReport:
-    """News of one alert to one carer: "sent" (their service took it), "failing" (first try failed), "expired"."""
+    """News of one alert to one carer: "sent" (their service took it), "failing" (a try failed; another is
+    due at ``next_attempt``), "expired" (given up), "acknowledged" (the carer answered)."""
 
     alert_id: str
     carer: str
     outcome: str
     tries: int = 1
+    problem: str = ""
+    next_attempt: str = ""
 
 
 Event = Said | NotUnderstood | TimerFired | SpokeDone | AlertReport
