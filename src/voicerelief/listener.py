@@ -4,8 +4,8 @@
   (its `Expect` effect); the grammar changes only between utterances.
 - While the assistant speaks (and for a short tail after), what the microphone
   captures is not recognized as commands; the recognizer is reset afterwards.
-- Meanwhile a second, strict recognizer that knows only "stop" and "pause" still
-  listens, so the person can cut the assistant short (barge-in).
+- Meanwhile a second, strict recognizer that knows only "stop" still listens, so
+  the person can cut the assistant short (barge-in).
 - Only audio that the voice gate passes is decoded, so an empty room costs
   little CPU (the gate can be switched off in the settings).
 - Outside an active session, a command counts only after the wake phrase.
@@ -36,7 +36,9 @@ from voicerelief.voice_gate import VoiceGate
 
 log = logging.getLogger(__name__)
 
-BARGE_IN_INTENTS = ("stop", "pause")
+# Only "stop": "pause" was also heard in the assistant's own voice ("pain began", "paused") with the
+# speaker looped into the microphone, and pausing can wait until the sentence ends.
+BARGE_IN_INTENTS = ("stop",)
 # After this long, muting is lifted even if the speaker never said it had finished.
 MAX_MUTE_SECONDS = 90.0
 BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0, 5.0)
@@ -260,7 +262,7 @@ class Listener:
 
 
 class BargeIn:
-    """A strict recognizer for "stop" and "pause" while the assistant talks.
+    """A strict recognizer for "stop" while the assistant talks.
 
     Its grammar also holds every word of the prompt being spoken, so the
     assistant's own voice, heard back through the microphone, is explained by
