@@ -109,8 +109,9 @@ def _checked(key: str, value: object, file: str) -> object:
         raise ContentError(file, key, f"must be from {LIMITS[key][0]} to {LIMITS[key][1]}")
     if key == "country" and value and value != OTHER:
         value = str(value).upper()
-        if value not in load_countries():
-            known = ", ".join(sorted(code for code in load_countries() if code != OTHER))
+        countries = load_countries()
+        if value not in countries:
+            known = ", ".join(sorted(code for code in countries if code != OTHER))
             raise ContentError(file, key, f"must be one of {known}, or other; for another country set "
                                           "emergency_number and urgent_number instead")
     if key in ("emergency_number", "urgent_number") and value and not is_phone_number(value):

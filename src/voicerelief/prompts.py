@@ -7,6 +7,7 @@ import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Iterator
 
 from voicerelief.errors import ContentError
 
@@ -23,6 +24,24 @@ def read_toml(path: Path) -> dict:
         raise ContentError(str(path), "", "the file does not exist") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ContentError(str(path), "", f"it is not valid TOML ({error})") from None
+
+
+def table_entries(path: Path, table: str, keys: frozenset[str] | set[str],
+                  setting: str) -> Iterator[tuple[str, dict]]:
+    """Each ``[[table]]`` of a TOML file with where it is (``table[2]``); a ContentError for a missing array,
+    an entry that is not a table, or a key not in ``keys`` (named "not a ``setting``")."""
+    file = str(path)
+    entries = read_toml(path).get(table)
+    if not isinstance(entries, list) or not entries:
+        raise ContentError(file, table, f"there must be at least one [[{table}]] table")
+    for number, entry in enumerate(entries, start=1):
+        where = f"{table}[{number}]"
+        if not isinstance(entry, dict):
+            raise ContentError(file, where, "must be a table")
+        unknown = sorted(set(entry) - set(keys))
+        if unknown:
+            raise ContentError(file, f"{where}.{unknown[0]}", f"is not a {setting}")
+        yield where, entry
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voicerelief.errors import ContentError
-from voicerelief.prompts import content_path, read_toml
+from voicerelief.prompts import content_path, table_entries
 
 EMERGENCY, TODAY, CAUTION = "emergency", "today", "caution"
 MEANINGS = (EMERGENCY, TODAY, CAUTION)
@@ -33,17 +33,8 @@ class RedFlagQuestion:
 def load_red_flags(path: Path | None = None) -> tuple[RedFlagQuestion, ...]:
     path = path or content_path("red_flags.toml")
     file = str(path)
-    entries = read_toml(path).get("question")
-    if not isinstance(entries, list) or not entries:
-        raise ContentError(file, "question", "there must be at least one [[question]] table")
     questions: list[RedFlagQuestion] = []
-    for number, entry in enumerate(entries, start=1):
-        where = f"question[{number}]"
-        if not isinstance(entry, dict):
-            raise ContentError(file, where, "must be a table")
-        unknown = sorted(set(entry) - KEYS)
-        if unknown:
-            raise ContentError(file, f"{where}.{unknown[0]}", "is not a question setting")
+    for where, entry in table_entries(path, "question", KEYS, "question setting"):
         text = {key: _text(entry, key, file, where, required=key in ("name", "ask", "heard_as"))
                 for key in ("name", "ask", "heard_as", "only_if", "why")}
         means, asked = entry.get("means"), entry.get("asked")

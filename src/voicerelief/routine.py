@@ -7,7 +7,7 @@ from pathlib import Path
 
 from voicerelief.errors import ContentError
 from voicerelief.protocol import whole_number
-from voicerelief.prompts import content_path, read_toml
+from voicerelief.prompts import content_path, table_entries
 from voicerelief.red_flags import CAUTION, load_red_flags
 
 SIDES = ("left", "right")
@@ -33,17 +33,8 @@ def load_routine(path: Path | None = None, cautions: set[str] | None = None) -> 
     if cautions is None:
         cautions = {question.name for question in load_red_flags() if question.means == CAUTION}
     file = str(path)
-    entries = read_toml(path).get("stretch")
-    if not isinstance(entries, list) or not entries:
-        raise ContentError(file, "stretch", "there must be at least one [[stretch]] table")
     routine: list[Stretch] = []
-    for number, entry in enumerate(entries, start=1):
-        where = f"stretch[{number}]"
-        if not isinstance(entry, dict):
-            raise ContentError(file, where, "must be a table")
-        unknown = sorted(set(entry) - KEYS)
-        if unknown:
-            raise ContentError(file, f"{where}.{unknown[0]}", "is not a stretch setting")
+    for where, entry in table_entries(path, "stretch", KEYS, "stretch setting"):
         name = entry.get("name")
         if not isinstance(name, str) or not name.strip():
             raise ContentError(file, f"{where}.name", "must be a non-empty string")

@@ -7,6 +7,7 @@ from datetime import timedelta
 from voicerelief.session.base import SessionBase, minutes_between, time_of
 
 TIMERS_OF_ICE = ("ice_halfway", "ice_one_minute", "ice_due", "ice_remind")
+TIMERS_OF_HEAT = ("heat_due", "heat_remind")
 
 
 class ColdAndHeat(SessionBase):
@@ -50,8 +51,8 @@ class ColdAndHeat(SessionBase):
 
     def finish_heat(self) -> None:
         memory = self.memory
-        self._cancel("heat_due")
-        self._cancel("heat_remind")
+        for name in TIMERS_OF_HEAT:
+            self._cancel(name)
         memory.heat_rounds.append(self.now.isoformat())
         self._record("heat_off", {"minutes": minutes_between(memory.heat_since, self.now)})
         memory.heat_due = ""

@@ -14,7 +14,7 @@ from voicerelief.red_flags import RedFlagQuestion
 from voicerelief.routine import Stretch
 from voicerelief.session.base import minutes_between, time_of
 from voicerelief.session.call_for_help import TIMERS_OF_ALERTS, CallForHelp
-from voicerelief.session.cold_and_heat import ColdAndHeat
+from voicerelief.session.cold_and_heat import TIMERS_OF_HEAT, ColdAndHeat
 from voicerelief.session.events import (AdjustVoice, AlertReport, Effect, Event, Expect, NotUnderstood, Quit, Said,
                                         SpokeDone, TimerFired)
 from voicerelief.session.machine import (ANSWERED_IN_STATE, INTERNAL_TRIGGERS, STARTING_INTENTS, STATES,
@@ -250,7 +250,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
             memory.paused = False
             self._record("session_end", {"state": self.state, "by": "request"})
             ice_left = self._ice_minutes_left()
-            for name in TIMERS_OF_STRETCH + ("silence", "ice_back", "heat_due", "heat_remind"):
+            for name in TIMERS_OF_STRETCH + TIMERS_OF_HEAT + ("silence", "ice_back"):
                 self._cancel(name)
             self.trigger("end_session")
             self._say_closing_advice()

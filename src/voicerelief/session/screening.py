@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from voicerelief.red_flags import CAUTION, EMERGENCY, FIRST, LATER, TODAY, RedFlagQuestion
 from voicerelief.session.base import SessionBase
+from voicerelief.session.cold_and_heat import TIMERS_OF_HEAT, TIMERS_OF_ICE
+from voicerelief.session.stretches import TIMERS_OF_STRETCH
 from voicerelief.session.events import Say
 
 # What `confirming_flag` holds when the emergency phrase, not a question, is being confirmed.
@@ -125,8 +127,7 @@ class Screening(SessionBase):
         if not memory.urgent or tier == EMERGENCY:
             memory.urgent_tier = tier
         memory.urgent = True
-        for name in ("silence", "ice_halfway", "ice_one_minute", "ice_due", "ice_remind", "ice_back",
-                     "heat_due", "heat_remind", "hold_tick", "hold_end", "rest_end"):
+        for name in ("silence", "ice_back") + TIMERS_OF_ICE + TIMERS_OF_HEAT + TIMERS_OF_STRETCH:
             self._cancel(name)
         if memory.ice_due or memory.heat_due:
             self._say("session.urgent_take_off", urgency=1)
