@@ -141,8 +141,8 @@ def test_an_alert_pending_at_a_crash_is_sent_once_after_the_restart(tmp_path):
     run.close()
     service = CarerPhoneService(port=port)
     try:
-        run.clock.advance(600)
-        run._open()
+        resumed = run.restart(after_minutes=10)
+        assert f"The alert to Sam from {sent_at} is still open. Say cancel if you no longer need help." in resumed
         run.until_said("reached Sam's phone service")
         [message] = service.received
         assert f"at {sent_at}" in message["message"], "the message keeps the time it was first sent"

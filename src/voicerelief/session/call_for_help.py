@@ -8,6 +8,8 @@ is not on the network. It never says help is coming: only what the services said
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from voicerelief.carers import spoken_names
 from voicerelief.session.base import SessionBase, clock_time
 from voicerelief.session.events import CancelAlert, SendAlert
@@ -31,6 +33,13 @@ class CallForHelp(SessionBase):
             memory.alert_countdown = True
             self._start("alert_send", seconds=COUNTDOWN_SECONDS)
             self._say("session.alert_countdown", urgency=1, carers=spoken_names(self.carers))
+
+    def tell_open_alert(self) -> None:
+        """After a restart: an alert still open is still being sent, and can still be called off."""
+        memory = self.memory
+        if memory.alert_id and memory.alert_sent_at:
+            self._say("session.alert_resumed", carers=spoken_names(self.carers),
+                      time=clock_time(datetime.fromisoformat(memory.alert_sent_at)))
 
     def restart_countdown(self) -> None:
         """The ten seconds to say "cancel" begin when the person has heard that they can."""
@@ -108,6 +117,7 @@ class CallForHelp(SessionBase):
     def _send_alert(self, kind: str, call_the_room: bool = True) -> None:
         memory = self.memory
         memory.alert_id = self._alert_id(kind)
+        memory.alert_sent_at = self.now.isoformat()
         memory.alert_failing_said, memory.room_calls = False, 0
         message = "alerts.discreet" if self.discreet_alerts else f"alerts.{kind}"
         self._emit(SendAlert(memory.alert_id, kind, self._text(message, time=clock_time(self.now)), self.carers))

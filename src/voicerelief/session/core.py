@@ -26,9 +26,9 @@ from voicerelief.session.stretches import TIMERS_OF_STRETCH, Stretches
 
 # Every prompt the session speaks, and the placeholders any prompt may use: checked at start.
 PROMPT_KEYS = frozenset({
-    "alert_called_off", "alert_cancelled", "alert_countdown", "alert_expired", "alert_failing", "alert_none",
-    "alert_ice_overdue", "alert_not_sent", "alert_offer", "alert_open", "alert_reached", "alert_room_call",
-    "alert_sending",
+    "alert_acknowledged", "alert_called_off", "alert_cancelled", "alert_countdown", "alert_expired", "alert_failing",
+    "alert_none", "alert_ice_overdue", "alert_not_sent", "alert_offer", "alert_open", "alert_reached",
+    "alert_resumed", "alert_room_call", "alert_sending",
     "cold_or_heat", "confirm_end", "disclaimer", "emergency_confirm", "ended", "ended_with_ice", "faster",
     "getting_up", "goodbye", "guidance_stopped", "heat_done", "heat_on", "heat_ready", "heat_remove",
     "heat_remove_again", "help", "help_between", "help_more", "help_more_between", "ice_back", "ice_first_off",
@@ -102,6 +102,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
             pass
         else:
             self._welcome_back()
+        self.tell_open_alert()
         self._expect_changes()
         return self._take_effects()
 

@@ -54,6 +54,8 @@ class Memory:
     # Calling a carer: the spoken countdown, the open alert, the offer after a red flag, the room calls made.
     alert_countdown: bool = False
     alert_id: str = ""
+    # When the open alert was first asked for (ISO time): said again after a restart.
+    alert_sent_at: str = ""
     alert_failing_said: bool = False
     offering_alert: bool = False
     room_calls: int = 0
