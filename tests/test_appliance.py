@@ -183,11 +183,18 @@ def user_manager(rig, tmp_path):
         marker.mkdir(parents=True)
     runtime = tmp_path / "runtime"
     runtime.mkdir(mode=0o700)
-    settings = tmp_path / "config.toml"
+    # As installed on a Pi: the settings in their default place, and the sound server found where every
+    # PulseAudio client looks for it (the runtime folder), not through variables set for the test.
+    home = tmp_path / "home"
+    settings = home / ".config" / "voicerelief" / "config.toml"
+    settings.parent.mkdir(parents=True)
     settings.write_text('input_device = "pulse"\noutput_device = "pulse"\n')
-    env = {**rig.env, "HOME": str(tmp_path / "home"), "XDG_RUNTIME_DIR": str(runtime),
-           "DBUS_SESSION_BUS_ADDRESS": f"unix:path={runtime}/bus", "VOICERELIEF_CONFIG": str(settings)}
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+    (runtime / "pulse").mkdir()
+    (runtime / "pulse" / "native").symlink_to(rig.socket)
+    env = {**rig.env, "HOME": str(home), "XDG_RUNTIME_DIR": str(runtime),
+           "DBUS_SESSION_BUS_ADDRESS": f"unix:path={runtime}/bus"}
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "VOICERELIEF_CONFIG",
+                 "PULSE_SERVER", "PULSE_RUNTIME_PATH"):
         env.pop(name, None)
     manager = subprocess.Popen([executable, "--user"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
