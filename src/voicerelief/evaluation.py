@@ -64,6 +64,9 @@ class Sample:
     group: str
     expected: Intent | None
     load: Callable[[], Speech]
+    # A generated phrase in noise: its seed, so a stream can carry that noise from end to end (``in_room``).
+    noise_seed: int | None = None
+    clean: Callable[[], Speech] | None = None
 
 
 def shared_data_dir() -> Path:
@@ -98,7 +101,8 @@ def generated_samples(table: PhraseTable) -> Iterator[Sample]:
             for rate in WORDS_PER_MINUTE:
                 name = f"{text} [{voice} {rate}wpm]"
                 yield Sample(name, group, expected, _synth(text, voice, rate, None))
-                yield Sample(name + " +noise", group, expected, _synth(text, voice, rate, seed))
+                yield Sample(name + " +noise", group, expected, _synth(text, voice, rate, seed), seed,
+                             _synth(text, voice, rate, None))
 
 
 def in_room(speech: Speech, seed: int) -> np.ndarray:
@@ -175,8 +179,11 @@ def compare_gates(model, table: PhraseTable, samples: Iterable[Sample], gates: d
 
     runs = {name: GateRun() for name in gates}
     for seed, sample in enumerate(samples):
-        speech = sample.load()
+        speech = sample.clean() if sample.clean is not None else sample.load()
         stream = in_room(speech, seed)
+        if sample.noise_seed is not None:
+            # Noise does not switch on with the speaker: the clean phrase in the room, then the noise over it all.
+            stream = with_noise(Speech(stream, speech.rate), NOISE_SNR_DB, sample.noise_seed).samples
         for name, make_gate in gates.items():
             gate = make_gate(speech.rate)
             # The gate alone: the level normaliser behind it is measured by bench/far_field.py.
