@@ -34,7 +34,9 @@ PRE_EMPHASIS = 0.97
 class GateSettings:
     """How the gate decides; the defaults are the ones measured in bench/gate.py."""
 
-    margin_db: float = 9.0
+    # In steady noise 10 dB below the voice, 9 dB let through 33 of 60 generated phrases and 6 dB 51 (ungated 55):
+    # a voice's consonants rise little above such noise once both are pre-emphasised.
+    margin_db: float = 6.0
     # Low enough for a voice from across a room (bench/far_field.py), above a silent input's hiss.
     min_threshold_dbfs: float = -64.0
     floor_rise_db_per_second: float = 1.0
