@@ -35,7 +35,8 @@ CONTEXTS = {"yes/no question": "redFlags", "pain question": "painBefore"}
 CLOSE_UP = "close-up (today's measurement)"
 GROUP_NAMES = {"yes/no/stop": "yes/no/stop", "digits": "pain scores", "unknown": "other words rejected",
                "silence": "noise rejected"}
-GATE_BEFORE = replace(GateSettings(), min_threshold_dbfs=-58.0)
+# The gate before this bench: its absolute threshold then, and its margin before 2026-11-27.
+GATE_BEFORE = replace(GateSettings(), margin_db=9.0, min_threshold_dbfs=-58.0)
 # (gate, level normaliser): as before this bench, today's gate alone, and today's gate with the front end.
 VERSIONS = {"before": (GATE_BEFORE, None), "gate": (GateSettings(), None), "now": (GateSettings(), LevelSettings())}
 
