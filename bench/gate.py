@@ -23,6 +23,7 @@ from voicerelief.voice_gate import GateSettings, VoiceGate
 GATES = {
     "no gate (baseline)": lambda rate: None,
     "voice gate": VoiceGate,
+    "voice gate, 9 dB margin (before)": lambda rate: VoiceGate(rate, GateSettings(margin_db=9.0)),
     "voice gate, no pre-roll": lambda rate: VoiceGate(rate, GateSettings(pre_roll_seconds=0.0)),
 }
 
