@@ -79,6 +79,19 @@ def open_channel(carer: Carer, acknowledged: Callable[[str], None],
     return AppriseChannel(carer.url)
 
 
+def reach(carer: Carer, seconds: float, test_alert: tuple[str, str] | None = None) -> str | None:
+    """None when the carer's service answers within ``seconds`` (and takes ``test_alert``, an alert id
+    and its text, when one is given); else what went wrong, in a few words."""
+    channel = open_channel(carer, lambda alert_id: None)
+    try:
+        problem = channel.ready(seconds)
+        if problem is None and test_alert is not None:
+            problem = channel.send(test_alert[0], "test", test_alert[1])
+        return problem
+    finally:
+        channel.close()
+
+
 @dataclass(order=True)
 class _Attempt:
     due: float

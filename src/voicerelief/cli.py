@@ -283,18 +283,14 @@ def _alert(args: argparse.Namespace) -> int:
         for carer in found:
             print(f"{carer.name}: {carer.redacted()}")
         return 0
-    from voicerelief.alert_delivery import open_channel
+    from voicerelief.alert_delivery import reach
     from voicerelief.app import load_content
 
     now = datetime.now()
     body = load_content().prompts.say("alerts.test", time=now.strftime("%H:%M"))
     through = set()
     for carer in found:
-        channel = open_channel(carer, lambda alert_id: None)
-        try:
-            problem = channel.ready(TEST_CONNECT_SECONDS) or channel.send(f"test-{now:%Y%m%dT%H%M%S}", "test", body)
-        finally:
-            channel.close()
+        problem = reach(carer, TEST_CONNECT_SECONDS, (f"test-{now:%Y%m%dT%H%M%S}", body))
         if problem is None:
             through.add(carer.name)
         print(f"{'OK ' if problem is None else 'FIX'} {carer.name} ({carer.redacted()}): "

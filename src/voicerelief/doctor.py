@@ -97,18 +97,14 @@ REACH_SECONDS = 5.0
 
 
 def check_alerts() -> str:
-    from voicerelief.alert_delivery import open_channel
+    from voicerelief.alert_delivery import reach
     from voicerelief.carers import carers_path, describe, load_carers
     from voicerelief.config import config_path
 
     carers = load_carers(carers_path(config_path()))
     described = describe(carers)
     for carer in carers:
-        channel = open_channel(carer, lambda alert_id: None)
-        try:
-            problem = channel.ready(REACH_SECONDS)
-        finally:
-            channel.close()
+        problem = reach(carer, REACH_SECONDS)
         if problem is not None:
             raise VoiceReliefError(f"{carer.name} cannot be alerted now: {problem}.")
     return described
