@@ -8,6 +8,7 @@ recordings named LABEL__ORIGINAL.wav (LABEL a word such as yes, or a digit).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,21 @@ def check_text_session() -> tuple[bool, str]:
     return run.returncode == 0 and reached_ice, f"exit {run.returncode}, last answer: {last!r}"
 
 
+def check_natural_voice() -> tuple[bool, str]:
+    install = subprocess.run([str(PROJECT / ".venv" / "bin" / "pip"), "install", "-q", "-e", f"{PROJECT}[natural-voice]"],
+                             capture_output=True, text=True, timeout=COMMAND_TIMEOUT)
+    if install.returncode != 0:
+        return False, f"the natural-voice extra did not install: {install.stderr.strip()[-300:]}"
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Path(folder) / "config.toml"
+        settings.write_text('voice = "natural"\n')
+        os.environ["VOICERELIEF_CONFIG"] = str(settings)
+        try:
+            return doctor_line("text-to-speech")
+        finally:
+            del os.environ["VOICERELIEF_CONFIG"]
+
+
 def main() -> None:
     clips = Path(sys.argv[1])
     checks: list[tuple[str, Callable[[], tuple[bool, str]]]] = [
@@ -80,6 +96,7 @@ def main() -> None:
         ("recognize: every clip decoded", lambda: check_decoded(clips)),
         ("recognize: clips heard right", lambda: check_right(clips)),
         ("run --text: start to the ice on", check_text_session),
+        ("natural voice: its aarch64 wheels install and render a word", check_natural_voice),
     ]
     for name, check in checks:
         try:

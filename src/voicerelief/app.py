@@ -120,15 +120,24 @@ class VoiceOut:
         self.speaker = None
         self.hushed = False
         self.muting: tuple[Callable[[str], None], Callable[[], None]] | None = None
+        self.prompts: Prompts | None = None
         if speak_aloud:
-            from voicerelief.speak import PromptRenderer, Speaker, Voice
+            from voicerelief.speak import Speaker, Voice, open_renderer
 
             defaults = defaults or Config()
             saved = (store.load_setting("voice") if store else None) or {}
             voice = Voice(words_per_minute=int(saved.get("words_per_minute", defaults.words_per_minute)),
                           volume=float(saved.get("volume", defaults.volume)), voice_id=defaults.voice)
             cache = Path(platformdirs.user_cache_dir("voicerelief")) / "speech"
-            self.speaker = Speaker(PromptRenderer(cache, voice), output_device)
+            self.speaker = Speaker(open_renderer(cache, voice), output_device)
+
+    def prepare(self, prompts: Prompts) -> None:
+        """Have every fixed sentence of the prompts rendered ahead (again after a change of rate), where the
+        voice renders slowly."""
+        self.prompts = prompts
+        prepare = getattr(self.speaker.renderer, "prepare", None) if self.speaker else None
+        if prepare is not None:
+            prepare(text for text in prompts.texts.values() if "{" not in text)
 
     def say(self, effect: Say, only_if_speaker: bool = False) -> None:
         """Print and speak; with ``only_if_speaker``, a missing speaker is not reported as a fault."""
@@ -179,6 +188,8 @@ class VoiceOut:
         voice.volume = round(min(1.0, max(MIN_VOLUME, voice.volume + change.volume_step)), 2)
         if self.store is not None:
             self.store.save_setting("voice", {"words_per_minute": voice.words_per_minute, "volume": voice.volume})
+        if change.rate_step and self.prompts is not None:
+            self.prepare(self.prompts)
 
     def close(self) -> None:
         if self.speaker is not None:
@@ -186,9 +197,10 @@ class VoiceOut:
 
 
 def run_text(content: Content, store: Store, speak_aloud: bool, output_device: str | None,
-             clock: Clock | None = None) -> int:
+             clock: Clock | None = None, config: Config | None = None) -> int:
     """Typed commands on standard input; the answers printed, and spoken unless quiet."""
-    out = VoiceOut(speak_aloud, output_device, store=store)
+    out = VoiceOut(speak_aloud, output_device, store=store, defaults=config)
+    out.prepare(content.prompts)
     runner = open_runner(content, store, clock or SystemClock(), out.say, out.adjust)
     sender = send_alerts(runner, content)
 
@@ -224,6 +236,7 @@ def run_voice(content: Content, store: Store, model_option: Path | None, input_d
     from voicerelief.recognizer import load_model
 
     out = VoiceOut(True, output_device, store=store, defaults=config)
+    out.prepare(content.prompts)
     try:
         model = load_model(find_model(model_option), content.table)
     except ModelError as error:
@@ -281,7 +294,8 @@ def _tell_problem(out: VoiceOut, content: Content, key: str, error: Exception) -
     out.say(Say(content.prompts.say(key, wake=content.table.wake_phrase), key), only_if_speaker=True)
 
 
-def run_demo(content: Content, store: Store, model_dir: Path, speed: float, speak_aloud: bool) -> int:
+def run_demo(content: Content, store: Store, model_dir: Path, speed: float, speak_aloud: bool,
+             config: Config | None = None) -> int:
     """A scripted session: each line synthesized by espeak-ng and recognized by the real model."""
     from voicerelief.recognizer import FileRecognizer, load_model
     from voicerelief.synthesize import synthesize
@@ -295,7 +309,8 @@ def run_demo(content: Content, store: Store, model_dir: Path, speed: float, spea
         elapsed = int((clock.now() - began).total_seconds())
         return f"[{elapsed // 3600:02d}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d}] "
 
-    out = VoiceOut(speak_aloud, stamp=stamp)
+    out = VoiceOut(speak_aloud, stamp=stamp, defaults=config)
+    out.prepare(content.prompts)
     runner = open_runner(content, store, clock, out.say, out.adjust)
     print(f"Demo at {speed:g} times real speed. The person's lines are spoken by espeak-ng "
           "and recognized by the speech model.\n", flush=True)

@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from voicerelief import __version__
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--speed", type=_positive_number, default=100.0, metavar="N",
                       help="run time N times faster (default 100: under two minutes)")
     demo.add_argument("--speak", action="store_true", help="also speak the assistant's lines")
+    demo.add_argument("--voice", choices=("espeak", "natural"), help="with --speak: the voice (default: the setting)")
     _add_session_options(demo)
     _add_model_option(demo)
 
@@ -429,10 +431,12 @@ def _session(args: argparse.Namespace) -> int:
         from voicerelief.models import find_model
 
         if args.command == "demo":
-            return app.run_demo(content, store, find_model(args.model), args.speed, args.speak)
+            settings = args.settings or load_config()
+            voice = replace(settings, voice=args.voice) if args.voice else settings
+            return app.run_demo(content, store, find_model(args.model), args.speed, args.speak, voice)
         clock = SystemClock() if args.speed == 1.0 else ScaledClock(args.speed)
         if args.text:
-            return app.run_text(content, store, not args.quiet, args.output_device, clock)
+            return app.run_text(content, store, not args.quiet, args.output_device, clock, args.settings)
         data_dir = args.data_dir or default_data_dir()
         recordings = data_dir / "recordings" if args.record_audio else None
         return app.run_voice(content, store, args.model, args.input_device, args.output_device, clock,

@@ -35,8 +35,8 @@ def check_model(model: Path | None) -> str:
     return f"{path}, grammar mode, all {len(table.words())} words known"
 
 
-def check_speech() -> str:
-    from voicerelief.speak import PromptRenderer, Voice, read_rendered
+def check_speech(voice_id: str = "") -> str:
+    from voicerelief.speak import NATURAL, PromptRenderer, Voice, read_rendered
 
     with tempfile.TemporaryDirectory() as folder:
         renderer = PromptRenderer(Path(folder), Voice())
@@ -44,9 +44,34 @@ def check_speech() -> str:
             samples, rate = read_rendered(renderer.render("Testing."), 1.0)
         finally:
             renderer.close()
+        if len(samples) == 0:
+            raise VoiceReliefError("espeak-ng produced no sound; reinstall it with `sudo apt-get install espeak-ng`.")
+        espeak = f"pyttsx3 with espeak-ng renders speech ({len(samples) / rate:.1f} s for a test word)"
+        if voice_id != NATURAL:
+            return espeak
+        return f"{check_natural_voice(Path(folder))}; {espeak}, standing in while it loads"
+
+
+# How long `doctor` lets the natural voice load before calling it broken (a Raspberry Pi 4 takes a few seconds).
+NATURAL_VOICE_LOAD_SECONDS = 60.0
+
+
+def check_natural_voice(cache: Path) -> str:
+    from voicerelief.natural_voice import PiperRenderer
+    from voicerelief.speak import PromptRenderer, Voice, read_rendered
+
+    renderer = PiperRenderer(cache, Voice(voice_id="natural"), PromptRenderer(cache, Voice()))
+    try:
+        problem = renderer.wait_until_loaded(NATURAL_VOICE_LOAD_SECONDS)
+        if problem is not None:
+            raise VoiceReliefError(f"natural voice chosen but not in use, espeak-ng speaks instead: {problem}")
+        samples, rate = read_rendered(renderer.render("Testing."), 1.0)
+    finally:
+        renderer.close()
     if len(samples) == 0:
-        raise VoiceReliefError("espeak-ng produced no sound; reinstall it with `sudo apt-get install espeak-ng`.")
-    return f"pyttsx3 with espeak-ng renders speech ({len(samples) / rate:.1f} s for a test word)"
+        raise VoiceReliefError("the natural voice produced no sound; reinstall it with "
+                               "`pip install --force-reinstall 'voicerelief[natural-voice]'`.")
+    return f"the natural voice (Piper, en_US-joe-medium) renders speech ({len(samples) / rate:.1f} s for a test word)"
 
 
 def check_input(name: str | None) -> str:
@@ -114,7 +139,7 @@ def examine(model: Path | None, input_name: str | None, output_name: str | None,
             settings: Config) -> list[Finding]:
     checks: list[tuple[str, Callable[[], str]]] = [
         ("model", lambda: check_model(model)),
-        ("text-to-speech", check_speech),
+        ("text-to-speech", lambda: check_speech(settings.voice)),
         ("microphone", lambda: check_input(input_name)),
         ("speaker", lambda: check_output(output_name)),
         ("data folder", lambda: check_data(data_dir)),

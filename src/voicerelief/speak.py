@@ -16,7 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, ContextManager
+from typing import Callable, ContextManager, Iterator, Protocol
 
 import numpy as np
 import soundfile
@@ -26,11 +26,32 @@ from voicerelief.errors import AudioDeviceError
 log = logging.getLogger(__name__)
 
 
+# The settings' names of the two voices; any other name is an espeak-ng voice, such as en-gb.
+NATURAL, ESPEAK = "natural", "espeak"
+
+
 @dataclass
 class Voice:
     words_per_minute: int = 150
     volume: float = 1.0
     voice_id: str = ""
+
+    @property
+    def espeak_voice(self) -> str:
+        """The espeak-ng voice to ask pyttsx3 for; empty for its default."""
+        return "" if self.voice_id in (NATURAL, ESPEAK) else self.voice_id
+
+
+class Renderer(Protocol):
+    voice: Voice
+    # The silence played between two of ``speech``'s parts.
+    pause_seconds: float
+
+    def render(self, text: str) -> Path: ...
+
+    def speech(self, text: str) -> Iterator[Path]: ...
+
+    def close(self) -> None: ...
 
 
 RENDER_ATTEMPTS = 3
@@ -60,16 +81,22 @@ class PromptRenderer:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts")
         self._engine = None
 
+    pause_seconds = 0.0
+
     def render(self, text: str) -> Path:
         """The WAV file of ``text`` in the current voice, rendering it if not cached."""
         return self._thread.submit(self._render, text).result()
+
+    def speech(self, text: str) -> Iterator[Path]:
+        """``text`` in one part: espeak-ng renders a whole prompt faster than it is spoken."""
+        yield self.render(text)
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)
 
     def _render(self, text: str) -> Path:
         voice = self.voice
-        key = hashlib.sha256(f"{voice.voice_id}|{voice.words_per_minute}|{text}".encode()).hexdigest()[:32]
+        key = hashlib.sha256(f"{voice.espeak_voice}|{voice.words_per_minute}|{text}".encode()).hexdigest()[:32]
         target = self.cache_dir / f"{key}.wav"
         if target.is_file() and target.stat().st_size > 44:
             return target
@@ -96,9 +123,19 @@ class PromptRenderer:
             espeak_driver.print = lambda *args, **kwargs: log.debug(" ".join(map(str, args)))
             self._engine = pyttsx3.init("espeak")
         self._engine.setProperty("rate", voice.words_per_minute)
-        if voice.voice_id:
-            self._engine.setProperty("voice", voice.voice_id)
+        if voice.espeak_voice:
+            self._engine.setProperty("voice", voice.espeak_voice)
         return self._engine
+
+
+def open_renderer(cache_dir: Path, voice: Voice) -> Renderer:
+    """The natural voice when it is chosen (espeak-ng standing in until it is loaded), else espeak-ng."""
+    espeak = PromptRenderer(cache_dir, voice)
+    if voice.voice_id != NATURAL:
+        return espeak
+    from voicerelief.natural_voice import PiperRenderer
+
+    return PiperRenderer(cache_dir, voice, espeak)
 
 
 def read_rendered(path: Path, volume: float):
@@ -146,7 +183,7 @@ def chime(urgency: int) -> np.ndarray:
 class Speaker:
     """Says prompts aloud through an output device. Playback can be cut short from another thread."""
 
-    def __init__(self, renderer: PromptRenderer, output_device: str | None = None) -> None:
+    def __init__(self, renderer: Renderer, output_device: str | None = None) -> None:
         self.renderer = renderer
         self.output_device = output_device
         self.failed = False
@@ -160,11 +197,12 @@ class Speaker:
         only the sound itself, not the rendering, deafens the microphone.
         """
         try:
-            samples, rate = read_rendered(self.renderer.render(text), self.renderer.voice.volume)
+            parts = self.renderer.speech(text)
+            samples, rate = read_rendered(next(parts), self.renderer.voice.volume)
             if urgency:
                 samples = np.concatenate([soxr_to(chime(urgency), CHIME_RATE, rate), samples])
             with while_playing():
-                self._play(samples, rate)
+                self._play(self._then_the_rest(samples, rate, parts), rate)
             if self.failed:
                 log.warning("Speech output works again.")
             self.failed = False
@@ -188,7 +226,16 @@ class Speaker:
         except AudioDeviceError:
             return False
 
-    def _play(self, samples: np.ndarray, rate: int) -> None:
+    def _then_the_rest(self, first: np.ndarray, rate: int, parts: Iterator[Path]) -> Iterator[np.ndarray]:
+        """The first part's samples, then each next part after a pause, read once it is rendered."""
+        yield first
+        pause = np.zeros(int(rate * self.renderer.pause_seconds), np.float32)
+        for part in parts:
+            samples, part_rate = read_rendered(part, self.renderer.voice.volume)
+            yield pause
+            yield soxr_to(samples, part_rate, rate)
+
+    def _play(self, pieces: Iterator[np.ndarray], rate: int) -> None:
         from voicerelief.devices import PORTAUDIO_LOCK, find_device, portaudio
 
         sounddevice = portaudio()
@@ -199,11 +246,12 @@ class Speaker:
         with PORTAUDIO_LOCK:
             device = find_device(self.output_device, "output")
             with sounddevice.OutputStream(device=device, samplerate=rate, channels=1, dtype="float32") as stream:
-                for start in range(0, len(samples), block):
-                    if self.interrupted.is_set():
-                        stream.abort()
-                        return
-                    stream.write(np.ascontiguousarray(samples[start:start + block], dtype=np.float32))
+                for samples in pieces:
+                    for start in range(0, len(samples), block):
+                        if self.interrupted.is_set():
+                            stream.abort()
+                            return
+                        stream.write(np.ascontiguousarray(samples[start:start + block], dtype=np.float32))
 
 
 def soxr_to(samples: np.ndarray, rate: int, target: int) -> np.ndarray:

@@ -1,0 +1,165 @@
+"""The natural voice (Piper): every prompt rendered, the files checked, espeak-ng standing in when it cannot speak."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audio_rig import RunningApp
+from test_audio_loop import answer
+from voicerelief.natural_voice import NaturalVoiceUnavailable, PiperRenderer, natural_voice, sentences
+from voicerelief.prompts import load_prompts
+from voicerelief.speak import NATURAL, PromptRenderer, Voice, read_rendered
+
+LOAD_SECONDS = 120.0  # generous: a loaded 2-core machine
+
+
+def voiced_level_dbfs(samples: np.ndarray) -> float:
+    voiced = samples[np.abs(samples) > 0.02]
+    return 20 * np.log10(float(np.sqrt(np.mean(voiced**2))))
+
+
+def natural(cache: Path, voice: Voice | None = None, folder: Path | None = None) -> PiperRenderer:
+    return PiperRenderer(cache, voice or Voice(voice_id=NATURAL), PromptRenderer(cache, Voice()), folder)
+
+
+def spoken_texts() -> list[str]:
+    """Every prompt, its placeholders filled with words of the kind the session puts there."""
+    fills = {"score": 7, "what": "numbness between your legs", "emergency": "999", "urgent": "111", "minutes": 12,
+             "seconds": 30, "count": 3, "name": "Sam", "time": "14:02"}
+    texts = []
+    for text in load_prompts().texts.values():
+        texts.append(re.sub(r"\{(\w+)\}", lambda match: str(fills.get(match.group(1), "two")), text))
+    return texts
+
+
+@pytest.fixture(scope="module")
+def voices(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("speech")
+    espeak = PromptRenderer(cache, Voice())
+    piper = natural(cache)
+    assert piper.wait_until_loaded(LOAD_SECONDS) is None
+    yield espeak, piper
+    espeak.close()
+    piper.close()
+
+
+def test_both_voices_render_every_prompt_to_speech_of_a_plausible_length(voices):
+    for renderer in voices:
+        for text in spoken_texts():
+            samples, rate = read_rendered(renderer.render(text), 1.0)
+            seconds, words = len(samples) / rate, len(text.split())
+            assert words / 6 <= seconds <= words / 1.2 + 1, (type(renderer).__name__, text, seconds)
+            assert voiced_level_dbfs(samples) > -30, (type(renderer).__name__, text)
+
+
+def test_the_two_voices_are_equally_loud(voices):
+    espeak, piper = voices
+    texts = [text for text in spoken_texts() if len(text.split()) >= 8][:12]
+    levels = {name: np.mean([voiced_level_dbfs(read_rendered(renderer.render(text), 1.0)[0]) for text in texts])
+              for name, renderer in (("espeak", espeak), ("natural", piper))}
+    assert abs(levels["espeak"] - levels["natural"]) <= 1.5, levels
+
+
+def test_slower_lengthens_the_natural_voice(tmp_path):
+    voice = Voice(voice_id=NATURAL)
+    renderer = natural(tmp_path, voice)
+    try:
+        assert renderer.wait_until_loaded(LOAD_SECONDS) is None
+        text = "Lie in the position that hurts least, and breathe slowly."
+        normal = len(read_rendered(renderer.render(text), 1.0)[0])
+        voice.words_per_minute = 110
+        slower = len(read_rendered(renderer.render(text), 1.0)[0])
+    finally:
+        renderer.close()
+    assert slower > 1.2 * normal, (normal, slower)
+
+
+def test_fixed_sentences_are_rendered_ahead_and_a_new_one_is_never_empty(tmp_path):
+    renderer = natural(tmp_path)
+    try:
+        assert renderer.wait_until_loaded(LOAD_SECONDS) is None
+        fixed = "Say ready when the pack is in place. Take it off at once if it burns."
+        renderer.prepare([fixed, "   "])
+        renderer.ahead_done().result(timeout=LOAD_SECONDS)
+        assert len(list((tmp_path / "natural").glob("*.wav"))) == len(sentences(fixed)) == 2
+        # The prompt itself is then joined from those sentences: one file more, none rendered again.
+        samples, rate = read_rendered(renderer.render(fixed), 1.0)
+        assert len(samples) / rate > 2
+        assert len(list((tmp_path / "natural").glob("*.wav"))) == 3
+        silent, rate = read_rendered(renderer.render(""), 1.0)
+        assert len(silent) / rate < 0.5
+    finally:
+        renderer.close()
+
+
+def test_a_changed_voice_file_is_refused_and_espeak_speaks_instead(tmp_path):
+    real = natural_voice()
+    changed = tmp_path / "voice"
+    changed.mkdir()
+    os.symlink(real.model, changed / real.model.name)
+    shutil.copy(real.config, changed / real.config.name)
+    with (changed / real.config.name).open("a") as config:
+        config.write(" ")
+    with pytest.raises(NaturalVoiceUnavailable, match="SHA-256"):
+        natural_voice(changed)
+
+    renderer = natural(tmp_path / "cache", folder=changed)
+    try:
+        assert "SHA-256" in renderer.wait_until_loaded(LOAD_SECONDS)
+        spoken = renderer.render("Ice or heat? Say ice, or heat.")
+    finally:
+        renderer.close()
+    assert spoken.parent == tmp_path / "cache", "espeak-ng's cache, not the natural voice's"
+    assert len(read_rendered(spoken, 1.0)[0]) > 0
+
+
+BLOCK_PIPER = "import sys; sys.modules['piper'] = None; from voicerelief.cli import main; sys.argv[0] = 'voicerelief'; main()"
+
+
+def test_without_the_extra_doctor_says_why_and_espeak_speaks(tmp_path):
+    settings = tmp_path / "config.toml"
+    settings.write_text('voice = "natural"\n')
+    env = {**os.environ, "VOICERELIEF_CONFIG": str(settings), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    doctor = subprocess.run([sys.executable, "-c", BLOCK_PIPER, "doctor", "--data-dir", str(tmp_path / "d")],
+                            env=env, capture_output=True, text=True, timeout=300)
+    [line] = [line for line in doctor.stdout.splitlines() if "text-to-speech" in line]
+    assert line.startswith("FIX") and "not installed" in line and "espeak-ng speaks instead" in line, line
+
+    spoken = subprocess.run([sys.executable, "-c", BLOCK_PIPER, "run", "--text", "--data-dir", str(tmp_path / "d")],
+                            input="help\n", env=env, capture_output=True, text=True, timeout=300)
+    assert spoken.returncode == 0, spoken.stderr
+    assert "You can say start" in spoken.stdout
+    assert list((tmp_path / "cache" / "voicerelief" / "speech").glob("*.wav")), "nothing was rendered by espeak-ng"
+
+
+def test_spoken_flow_with_the_natural_voice_not_heard_as_commands(rig, tmp_path):
+    settings = tmp_path / "config.toml"
+    settings.write_text('voice = "natural"\n')
+    app = RunningApp(rig, tmp_path / "data", settings=settings)
+    try:
+        app.wait_for("Say hey relief to begin")
+        app.wait_for_log("natural voice loaded")
+        answer(rig, app, "hey relief start", "First, some safety questions")
+        rig.loop_speaker_into_microphone(True)
+        try:
+            app.wait_until_done_talking(rig)
+            asked = len(app.said())
+            began, _ = rig.speak("repeat")
+            app.wait_for("?", after=began)
+            app.wait_until_done_talking(rig)
+            heard_itself = app.said()[asked + 1:]
+            assert heard_itself == [], f"it reacted to its own voice: {heard_itself}; log: {app.errors[-8:]}"
+        finally:
+            rig.loop_speaker_into_microphone(False)
+        answer(rig, app, "no", "?")
+        assert not any("espeak-ng speaks" in line for line in app.errors), app.errors[-8:]
+    finally:
+        app.stop()
