@@ -55,7 +55,9 @@ class Renderer(Protocol):
 
 
 RENDER_ATTEMPTS = 3
-RENDER_WAIT_SECONDS = 5.0
+# After pyttsx3 returns, a rendered WAV is complete within 50 ms (150 of 150 measured); in the stalls that
+# bench/voice.py found (about one render in ten while sound plays), it did not come within five seconds.
+RENDER_WAIT_SECONDS = 1.0
 
 
 def _whole_wav_appears(path: Path, timeout: float) -> bool:
@@ -102,14 +104,17 @@ class PromptRenderer:
             return target
         self.cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         engine = self._engine_for(voice)
-        partial = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part.wav")
-        for _ in range(RENDER_ATTEMPTS):
+        for attempt in range(RENDER_ATTEMPTS):
+            # A file of its own for each attempt: a late write from the one given up on cannot mix into it.
+            partial = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.{attempt}.part.wav")
             engine.save_to_file(text, str(partial))
             engine.runAndWait()
             # pyttsx3's espeak loop can return before the file is written (seen on the first prompt
             # of a fresh process, pyttsx3 issue #219): wait for a whole WAV, else render again.
             if _whole_wav_appears(partial, RENDER_WAIT_SECONDS):
                 partial.replace(target)
+                for given_up in target.parent.glob(target.stem + f".{os.getpid()}.{threading.get_ident()}.*.part.wav"):
+                    given_up.unlink(missing_ok=True)
                 return target
             log.debug("pyttsx3 returned without rendering %r; trying again", text)
         raise RuntimeError(f"pyttsx3 rendered nothing for {text!r}")
