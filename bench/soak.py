@@ -8,8 +8,7 @@
    recorded, and RSS and open file descriptors are sampled.
 2. Two hours of audio go through one recognizer as fast as it can decode, RSS
    sampled: real room noise (the background-noise recordings of
-   ../shared/data/speech-commands-dev/_silence_, looped: a tap, dishes, an
-   exercise bike, a fan...) with a spoken command every 61 seconds (so that each
+   ../shared/data/speech-commands-dev/_silence_, looped) with a spoken command every 61 seconds (so that each
    lands on another stretch of the noise), espeak-ng's 22.05 kHz speech
    resampled to the recognizer's 16 kHz and set to -20 dBFS.
 

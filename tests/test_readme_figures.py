@@ -16,6 +16,7 @@ SECTIONS = {
     "**Calling a carer**": "alert.txt",
     "**Instructions per second of audio**": "instructions.txt",
     "**Projection to a Raspberry Pi.**": "instructions.txt",
+    "**Long runs**": "soak.txt",
 }
 NUMBER = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)(?![\w.]*\d)")
 
@@ -45,8 +46,8 @@ def printed(figure: str, values: list[float]) -> bool:
 def readme_section(lead: str) -> str:
     readme = (ROOT / "README.md").read_text()
     start = readme.index(lead)
-    end = readme.find("\n**", start + len(lead))
-    return readme[start:end]
+    ends = [readme.find(mark, start + len(lead)) for mark in ("\n**", "\n- **", "\n## ")]
+    return readme[start:min((end for end in ends if end >= 0), default=len(readme))]
 
 
 @pytest.mark.parametrize("lead", SECTIONS)
