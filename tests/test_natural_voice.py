@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from audio_rig import RunningApp
-from test_audio_loop import answer
+from test_audio_loop import check_it_does_not_react_to_its_own_voice
 from voicerelief.natural_voice import NaturalVoiceUnavailable, PiperRenderer, natural_voice, sentences
 from voicerelief.prompts import load_prompts
 from voicerelief.speak import NATURAL, PromptRenderer, Voice, read_rendered
@@ -147,19 +147,7 @@ def test_spoken_flow_with_the_natural_voice_not_heard_as_commands(rig, tmp_path)
     try:
         app.wait_for("Say hey relief to begin")
         app.wait_for_log("natural voice loaded")
-        answer(rig, app, "hey relief start", "First, some safety questions")
-        rig.loop_speaker_into_microphone(True)
-        try:
-            app.wait_until_done_talking(rig)
-            asked = len(app.said())
-            began, _ = rig.speak("repeat")
-            app.wait_for("?", after=began)
-            app.wait_until_done_talking(rig)
-            heard_itself = app.said()[asked + 1:]
-            assert heard_itself == [], f"it reacted to its own voice: {heard_itself}; log: {app.errors[-8:]}"
-        finally:
-            rig.loop_speaker_into_microphone(False)
-        answer(rig, app, "no", "?")
+        check_it_does_not_react_to_its_own_voice(rig, app)
         assert not any("espeak-ng speaks" in line for line in app.errors), app.errors[-8:]
     finally:
         app.stop()
