@@ -12,7 +12,9 @@ Measures, beside a baseline from the same run:
   -50 dBFS) for 60 s: with the voice gate, without it (the same app with
   `voice_gate = false`), and a bare capture through the app's own microphone
   code that recognizes nothing;
-- peak RSS of both; time from process start to ready, against loading the model alone.
+- peak RSS of both; time from process start to the ready sentence printed, against loading the
+  model alone, and to the first sound of the answer to "hey relief start" said as soon as the
+  ready sentence has been spoken (what a person waits for).
 
 Run: .venv/bin/python bench/loop.py [--commands 30] [--trials 10] [--idle-seconds 60]
 """
@@ -210,6 +212,17 @@ def main() -> None:
             bare.kill()
             room.kill()
 
+            # The person can be answered once the ready sentence has been said: speak then, and time the
+            # first sound of the answer from the process start, as they would perceive it.
+            launched = time.monotonic()
+            app = RunningApp(rig, work / "data-start")
+            app.wait_for("Say hey relief to begin")
+            app.wait_until_done_talking(rig)
+            began, ended = rig.speak("hey relief start")
+            app.wait_for("First, some safety questions", after=began)
+            answered = rig.first_sound_after(ended) - launched
+            app.stop()
+
             model_only = subprocess.run(
                 [sys.executable, "-c", "import time; t = time.monotonic(); import vosk; "
                  "from voicerelief.models import find_model; vosk.Model(str(find_model())); "
@@ -233,7 +246,9 @@ def main() -> None:
         ("CPU in a quiet room, voice gate on", f"{app_cpu:.1f}% of one core",
          f"{ungated_cpu:.1f}% with the gate off; {bare_cpu:.1f}% bare capture"),
         ("peak RSS", f"{app_rss:.0f} MB", f"{bare_rss:.0f} MB (bare capture)"),
-        ("process start to ready", f"{ready:.2f} s", f"{model_seconds:.2f} s (loading the model alone)"),
+        ("process start to ready sentence printed", f"{ready:.2f} s",
+         f"{model_seconds:.2f} s (loading the model alone)"),
+        ("process start to a spoken command answered (first sound)", f"{answered:.2f} s", ""),
     ]
     print(f"Audio loop on PulseAudio virtual devices: {len(now)} answers and {args.trials} replies per gap "
           f"for each version, {args.idle_seconds:.0f} s of a quiet room for each CPU figure.\n")
