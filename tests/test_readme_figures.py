@@ -17,6 +17,7 @@ SECTIONS = {
     "**Instructions per second of audio**": "instructions.txt",
     "**Projection to a Raspberry Pi.**": "instructions.txt",
     "**Long runs**": "soak.txt",
+    "**The two voices**": "voice.txt",
 }
 NUMBER = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)(?![\w.]*\d)")
 
