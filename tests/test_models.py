@@ -1,7 +1,9 @@
 """Model management on real files: the installed model, zipped and served through real code paths."""
 
 import shutil
+import subprocess
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -120,8 +122,46 @@ def test_a_failed_fetch_keeps_the_model_already_there(model_zip, model_dir, tmp_
     assert missing_files(destination) == []
 
 
-def test_the_maven_artifact_is_checked_too(tmp_path):
+# Debian's packaged Maven plugins (libmaven-dependency-plugin-java, which `./quickstart test` installs).
+DEBIAN_MAVEN_REPOSITORY = Path("/usr/share/maven-repo")
+
+
+@pytest.fixture
+def offline_maven(model_dir, tmp_path) -> tuple[Source, Path]:
+    """The Maven source as it really runs (`mvn dependency:copy`), but reaching no network and no ~/.m2:
+    Maven reads the `.mvn/maven.config` above the fetch's work folder, which sends it offline to a local
+    repository holding Debian's plugins and an artifact built here as the real one is (an Android archive
+    whose assets/ folder holds the model). Returns the source and the folder to install into."""
     maven = next(s for s in models.load_sources() if s.artifact)
-    tampered = Source(maven.name, maven.description, "f" * 64, maven.folder_in_archive, artifact=maven.artifact)
-    with pytest.raises(ModelError, match="SHA-256"):
-        fetch_model(tmp_path / "m", progress=quiet, sources=[tampered])
+    group, name, version, packaging = maven.artifact.split(":")
+    repository = tmp_path / "maven-repository"
+    subprocess.run(["cp", "-rs", f"{DEBIAN_MAVEN_REPOSITORY}/.", str(repository)], check=True)
+    folder = repository.joinpath(*group.split("."), name, version)
+    folder.mkdir(parents=True)
+    archive = folder / f"{name}-{version}.{packaging}"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as packed:
+        packed.writestr("AndroidManifest.xml", "<manifest/>")
+        for file in sorted(model_dir.rglob("*")):
+            if file.is_file():
+                packed.write(file, f"{maven.folder_in_archive}/{file.relative_to(model_dir).as_posix()}")
+    config = tmp_path / ".mvn" / "maven.config"
+    config.parent.mkdir()
+    config.write_text(f"-o\n-Dmaven.repo.local={repository}\n")
+    built = Source(maven.name, maven.description, sha256_of(archive), maven.folder_in_archive, artifact=maven.artifact)
+    return built, tmp_path / "m"
+
+
+def test_the_maven_artifact_is_fetched_and_unpacked(offline_maven):
+    source, destination = offline_maven
+    said: list[str] = []
+    fetch_model(destination, progress=said.append, sources=[source])
+    assert missing_files(destination) == []
+    assert any("mvn dependency:copy" in line for line in said) and "  SHA-256 checked." in said
+
+
+def test_the_maven_artifact_is_checked_too(offline_maven):
+    source, destination = offline_maven
+    tampered = replace(source, sha256="f" * 64)
+    with pytest.raises(ModelError, match="SHA-256 is [0-9a-f]{64}, expected f{64}"):
+        fetch_model(destination, progress=quiet, sources=[tampered])
+    assert not destination.exists()
