@@ -25,8 +25,10 @@ from voicerelief.routine import load_routine
 from voicerelief.session import Memory
 from voicerelief.store import DATABASE_NAME, StoreError
 
-SCRIPT = ["start"] + ["no"] * FIRST_SAFETY_QUESTIONS + [
-    "yesterday", "seven", "yes", "ready", "ice", "ready", "how much time is left", "ice off", "no", "time left",
+# The first days' answers, with the pain score misheard and corrected ten times, so that there are more than
+# fifty committed steps to land a kill among.
+SCRIPT = ["start"] + ["no"] * FIRST_SAFETY_QUESTIONS + ["yesterday"] + ["seven", "no"] * 10 + [
+    "seven", "yes", "ready", "ice", "ready", "how much time is left", "ice off", "no", "time left",
     "pause", "resume", "six"]
 
 
@@ -63,28 +65,74 @@ def committed_events(data: Path) -> int:
         return db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
 
 
+def _stop(process: subprocess.Popen) -> None:
+    """SIGSTOP, returning once the process really is stopped (the signal is delivered asynchronously)."""
+    process.send_signal(signal.SIGSTOP)
+    stat = Path(f"/proc/{process.pid}/stat")
+    while stat.read_text().rsplit(")", 1)[1].split()[0] != "T":
+        time.sleep(0.0001)
+
+
+def _writing(db: sqlite3.Connection) -> bool:
+    """Whether another process surely holds SQLite's write lock, that is, has a write transaction open.
+    (Frozen halfway through updating the WAL's shared index, it makes the probe fail with "locking
+    protocol" instead: that is not counted.)"""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        assert str(error) in ("database is locked", "locking protocol"), error
+        return str(error) == "database is locked"
+    db.execute("ROLLBACK")
+    return False
+
+
+def _committed_so_far(db: sqlite3.Connection, known: int) -> int:
+    """The committed events, or what was known before when the process froze halfway through updating
+    the WAL's shared index (a reader is then told to wait)."""
+    try:
+        return db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    except sqlite3.OperationalError as error:
+        assert str(error) in ("database is locked", "locking protocol"), error
+        return known
+
+
 def test_fifty_kills_at_random_points_lose_nothing(tmp_path):
-    """Each kill lands while typed answers are being handled: after the app is up, a few milliseconds after
-    one of the script's lines, anywhere along it."""
+    """The whole script is typed at once and the app is stopped every millisecond or so while it works
+    through it; each trial kills it at the first stop after a chosen number of committed events, and in
+    every third trial only at a stop that finds a write transaction open. Some kills are power cuts instead: the files
+    are copied while the process is frozen, whatever it was writing."""
     chance = random.Random(20261127)
-    landed: list[tuple[str, int]] = []
+    landed: list[tuple[str, int, bool]] = []
     power_cuts = 0
-    for trial in range(50):
+    # One trial per number of committed steps from 0 to 49, in a random order; the script commits about 55.
+    targets = chance.sample(range(50), 50)
+    for trial, target in enumerate(targets):
         # A fresh episode each time, so the kills spread along the whole script.
         data = tmp_path / f"data-{trial}"
         process = subprocess.Popen([sys.executable, "-m", "voicerelief", "run", "--text", "--quiet",
                                     "--speed", "600", "--data-dir", str(data)],
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                    text=True)
         assert process.stdout.readline(), "the app said nothing when it started"
-        for line in SCRIPT[: chance.randint(1, len(SCRIPT))]:
-            process.stdin.write(line + "\n")
-            process.stdin.flush()
-            time.sleep(chance.uniform(0.0, 0.02))
-        time.sleep(chance.uniform(0.0, 0.03))
+        only_while_writing = trial % 3 == 0
+        process.stdin.write("".join(line + "\n" for line in SCRIPT))
+        process.stdin.flush()
+        with closing(sqlite3.connect(data / DATABASE_NAME, timeout=0, isolation_level=None)) as probe:
+            last_count, unchanged_since = -1, time.monotonic()
+            while True:
+                _stop(process)
+                writing = _writing(probe)
+                count = _committed_so_far(probe, last_count)
+                if count != last_count:
+                    last_count, unchanged_since = count, time.monotonic()
+                # The script is done when nothing more has been committed for a second.
+                done = time.monotonic() - unchanged_since > 1.0
+                if done or (count >= target and (writing or not only_while_writing)):
+                    break
+                process.send_signal(signal.SIGCONT)
+                time.sleep(chance.uniform(0.0, 0.002))
         if chance.random() < 0.3:
-            # A power cut: the process frozen wherever it is, even mid-write, and the files taken as they are.
-            process.send_signal(signal.SIGSTOP)
+            # A power cut: the files taken as they are while the process is frozen, even mid-write.
             copy = tmp_path / f"power-cut-{trial}"
             copy.mkdir()
             for file in data.glob(DATABASE_NAME + "*"):
@@ -93,17 +141,19 @@ def test_fifty_kills_at_random_points_lose_nothing(tmp_path):
             power_cuts += 1
         process.send_signal(signal.SIGKILL)
         process.wait()
+        process.stdin.close()
         process.stdout.close()
-        process.stderr.close()
         memory = check_consistent(data)
-        landed.append((memory.state, committed_events(data)))
+        landed.append((memory.state, committed_events(data), writing))
         # The next start must restore and go on without error.
         again = voicerelief("run", "--text", "--quiet", "--data-dir", str(data), stdin="help\n")
         assert again.returncode == 0, again.stderr
         check_consistent(data)
-    # Where the kills landed: after more or less committed work, in many states, not on an idle process.
-    assert len({count for _, count in landed}) >= 15, landed
-    assert len({state for state, _ in landed}) >= 5, landed
+    # Where the kills landed: after many different numbers of committed steps, in many states, and inside
+    # open write transactions, not on an idle process.
+    assert len({count for _, count, _ in landed}) >= 30, landed
+    assert len({state for state, _, _ in landed}) >= 5, landed
+    assert sum(writing for _, _, writing in landed) >= 10, landed
     assert power_cuts >= 10
 
 
