@@ -20,7 +20,7 @@ from voicerelief.call_numbers import CallNumbers
 from voicerelief.carers import Carer
 from voicerelief.config import Config, numbers_to_call
 from voicerelief.errors import AudioDeviceError, ModelError
-from voicerelief.prompts import Prompts, content_path, load_prompts, read_toml
+from voicerelief.prompts import Prompts, content_path, load_prompts, placeholders, read_toml
 from voicerelief.protocol import Timings, load_timings
 from voicerelief.red_flags import CAUTION, RedFlagQuestion, load_red_flags
 from voicerelief.routine import Stretch, load_routine
@@ -85,6 +85,15 @@ def open_runner(content: Content, store: Store, clock: Clock, speak: Callable[[S
     return Runner(session, store, clock, speak, adjust_voice)
 
 
+def known_ahead(content: Content, runner: Runner) -> list[str]:
+    """What may be said whose words are known now: the session's foreseeable prompts, and the device
+    prompts (filled with the wake phrase)."""
+    wake = content.table.wake_phrase
+    devices = [content.prompts.say(key, wake=wake) for key, text in content.prompts.texts.items()
+               if key.startswith("devices.") and placeholders(text) <= {"wake"}]
+    return runner.session.foreseeable_texts() + devices
+
+
 def send_alerts(runner: Runner, content: Content) -> AlertSender | None:
     """With carers set up, the runner's alerts go out; without, nothing that could open a socket is loaded."""
     if not content.carers:
@@ -120,7 +129,7 @@ class VoiceOut:
         self.speaker = None
         self.hushed = False
         self.muting: tuple[Callable[[str], None], Callable[[], None]] | None = None
-        self.prompts: Prompts | None = None
+        self.ahead: list[str] = []
         if speak_aloud:
             from voicerelief.speak import Speaker, Voice, open_renderer
 
@@ -131,13 +140,12 @@ class VoiceOut:
             cache = Path(platformdirs.user_cache_dir("voicerelief")) / "speech"
             self.speaker = Speaker(open_renderer(cache, voice), output_device)
 
-    def prepare(self, prompts: Prompts) -> None:
-        """Have every fixed sentence of the prompts rendered ahead (again after a change of rate), where the
-        voice renders slowly."""
-        self.prompts = prompts
+    def prepare(self, texts: list[str]) -> None:
+        """Have these texts rendered ahead (again after a change of rate), where the voice renders slowly."""
+        self.ahead = texts
         prepare = getattr(self.speaker.renderer, "prepare", None) if self.speaker else None
         if prepare is not None:
-            prepare(text for text in prompts.texts.values() if "{" not in text)
+            prepare(texts)
 
     def say(self, effect: Say, only_if_speaker: bool = False) -> None:
         """Print and speak; with ``only_if_speaker``, a missing speaker is not reported as a fault."""
@@ -188,8 +196,8 @@ class VoiceOut:
         voice.volume = round(min(1.0, max(MIN_VOLUME, voice.volume + change.volume_step)), 2)
         if self.store is not None:
             self.store.save_setting("voice", {"words_per_minute": voice.words_per_minute, "volume": voice.volume})
-        if change.rate_step and self.prompts is not None:
-            self.prepare(self.prompts)
+        if change.rate_step:
+            self.prepare(self.ahead)
 
     def close(self) -> None:
         if self.speaker is not None:
@@ -200,8 +208,8 @@ def run_text(content: Content, store: Store, speak_aloud: bool, output_device: s
              clock: Clock | None = None, config: Config | None = None) -> int:
     """Typed commands on standard input; the answers printed, and spoken unless quiet."""
     out = VoiceOut(speak_aloud, output_device, store=store, defaults=config)
-    out.prepare(content.prompts)
     runner = open_runner(content, store, clock or SystemClock(), out.say, out.adjust)
+    out.prepare(known_ahead(content, runner))
     sender = send_alerts(runner, content)
 
     def read_lines() -> None:
@@ -236,7 +244,6 @@ def run_voice(content: Content, store: Store, model_option: Path | None, input_d
     from voicerelief.recognizer import load_model
 
     out = VoiceOut(True, output_device, store=store, defaults=config)
-    out.prepare(content.prompts)
     try:
         model = load_model(find_model(model_option), content.table)
     except ModelError as error:
@@ -244,6 +251,7 @@ def run_voice(content: Content, store: Store, model_option: Path | None, input_d
         out.close()
         return EXIT_NEEDS_SETUP
     runner = open_runner(content, store, clock or SystemClock(), out.say, out.adjust)
+    out.prepare(known_ahead(content, runner))
     runner.on_event = out.listen_again
     sender = send_alerts(runner, content)
 
@@ -310,8 +318,8 @@ def run_demo(content: Content, store: Store, model_dir: Path, speed: float, spea
         return f"[{elapsed // 3600:02d}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d}] "
 
     out = VoiceOut(speak_aloud, stamp=stamp, defaults=config)
-    out.prepare(content.prompts)
     runner = open_runner(content, store, clock, out.say, out.adjust)
+    out.prepare(known_ahead(content, runner))
     print(f"Demo at {speed:g} times real speed. The person's lines are spoken by espeak-ng "
           "and recognized by the speech model.\n", flush=True)
     try:

@@ -55,6 +55,11 @@ class Prompts:
         return self.texts[key].format(**fields)
 
 
+def placeholders(text: str) -> set[str]:
+    """The names of the ``{placeholders}`` in a prompt's text."""
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
 def load_prompts(path: Path | None = None, required: dict[str, set[str]] | None = None) -> Prompts:
     """Read the prompts; ``required`` maps each key the code speaks to the placeholders it fills."""
     path = path or content_path("prompts.toml")
@@ -71,7 +76,7 @@ def load_prompts(path: Path | None = None, required: dict[str, set[str]] | None 
     for key, fields in (required or {}).items():
         if key not in texts:
             raise ContentError(str(path), key, "the prompt is missing")
-        used = {name for _, name, _, _ in string.Formatter().parse(texts[key]) if name}
+        used = placeholders(texts[key])
         if used - fields:
             raise ContentError(str(path), key, f"uses unknown placeholder {{{sorted(used - fields)[0]}}}")
     return Prompts(texts, str(path))

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 from transitions import Machine
 
 from voicerelief.call_numbers import CallNumbers
+from voicerelief.carers import spoken_names
 from voicerelief.commands import NUMBER, ONSET, PhraseTable
-from voicerelief.prompts import Prompts
+from voicerelief.prompts import Prompts, placeholders
 from voicerelief.protocol import Timings
 from voicerelief.red_flags import RedFlagQuestion
 from voicerelief.routine import Stretch
@@ -22,7 +23,7 @@ from voicerelief.session.machine import (ANSWERED_IN_STATE, INTERNAL_TRIGGERS, S
 from voicerelief.session.memory import Memory
 from voicerelief.session.progress import Progress
 from voicerelief.session.screening import Screening
-from voicerelief.session.stretches import TIMERS_OF_STRETCH, Stretches
+from voicerelief.session.stretches import TIMERS_OF_STRETCH, Stretches, count_step
 
 # Every prompt the session speaks, and the placeholders any prompt may use: checked at start.
 PROMPT_KEYS = frozenset({
@@ -89,6 +90,50 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
             # Restoring: the state is set back without re-entering it, so nothing is said or
             # started twice; timers come back from the store.
             self.machine.set_state(self.memory.state)
+
+    def foreseeable_texts(self) -> list[str]:
+        """Everything the session may say whose words are known before it is needed, for a slow voice to
+        render ahead: the red-flag questions, the fixed prompts, and the prompts filled from content (the
+        routine, the red-flag questions, the carers, the timings) or from a small range (pain scores).
+        Clock times, counts of rounds and time left are not."""
+        filled_by_text = {"emergency", "urgent"}
+        texts = [text for question in self.red_flags for text in (question.ask, question.why) if text]
+        for name, fills in self._foreseeable_fills().items():
+            key = f"session.{name}"
+            needed = placeholders(self.prompts.texts[key]) - filled_by_text
+            texts += [self._text(key, **fields) for fields in fills if needed <= fields.keys()]
+        return list(dict.fromkeys(texts))
+
+    def _foreseeable_fills(self) -> dict[str, list[dict[str, object]]]:
+        """For each session prompt, the fields it can be filled with (one empty set for a fixed prompt)."""
+        fills: dict[str, list[dict[str, object]]] = {name: [{}] for name in sorted(PROMPT_KEYS)}
+        routine, half = self.routine, self.timings.ice_on_minutes // 2
+        carers = [{"carers": spoken_names(self.carers)}] if self.carers else []
+        red_flags = [{"what": question.heard_as} for question in self.red_flags]
+        fills.update({
+            "pain_confirm": [{"score": score} for score in range(11)],
+            "redflag_confirm": red_flags,
+            "redflag_confirm_unsure": red_flags,
+            # Halfway is said from the clock, so a minute either side of it.
+            "ice_halfway": [{"minutes": minutes} for minutes in (half - 1, half, half + 1)],
+            "heat_on": [{"minutes": self.timings.heat_minutes}],
+            "reprompt": [{"answers": "yes or no"}],
+            "stretch_intro": [{"name": stretch.name} for stretch in routine],
+            "stretch_step": [{"step": step} for stretch in routine for step in stretch.steps],
+            "stretch_side": [{"side": side.capitalize()} for stretch in routine for side in stretch.sides],
+            "stretch_hold": [{"seconds": stretch.hold_seconds} for stretch in routine],
+            "stretch_count": [{"count": count} for stretch in routine
+                              for count in range(count_step(stretch.hold_seconds), stretch.hold_seconds,
+                                                 count_step(stretch.hold_seconds))],
+            "stretch_rep": [{"rep": rep, "reps": stretch.reps} for stretch in routine
+                            for rep in range(1, stretch.reps + 1)],
+        })
+        for name in ("alert_open", "alert_countdown", "alert_sending", "alert_called_off", "alert_offer",
+                     "alert_ice_overdue"):
+            fills[name] = carers
+        for name in ("alert_reached", "alert_acknowledged", "alert_expired"):
+            fills[name] = [{"carer": carer} for carer in self.carers]
+        return fills
 
     def boot(self, now: datetime, greet: bool = True) -> list[Effect]:
         """The first call after the program starts: greet (unless the front end does), or say where things stand."""

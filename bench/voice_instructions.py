@@ -1,0 +1,129 @@
+"""Instructions per second of speech for each voice, counted by valgrind, and what they mean on a Pi.
+
+Each voice renders the same sentences (prompts of the session, never cached
+before) through the app's own renderer, under ``valgrind --tool=callgrind``
+twice: once loading the voice and rendering, once only loading it. The
+difference, divided by the seconds of speech rendered, is the voice's cost
+independent of machine load. The same renders timed natively here give the
+real-time factor and instructions per CPU second, as a check of the scale.
+
+The Pi projection uses the same factors as ``bench/instructions.py``: render
+time per second of speech on one core, and from it the wait before the first
+sound of a new one-sentence prompt (its length in speech times that factor).
+Piper's engine may spread a render over the Pi's four cores, so its wall time
+there can be lower than one core's; espeak-ng uses one.
+
+Run: .venv/bin/python bench/voice_instructions.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import soundfile
+
+from instructions import ARM_PER_X86_INSTRUCTIONS, PI_CPUS
+from voicerelief.natural_voice import PiperRenderer, sentences
+from voicerelief.prompts import load_prompts
+from voicerelief.speak import ESPEAK, NATURAL, Voice, open_renderer
+
+VOICES = {"espeak-ng (default, baseline)": ESPEAK, "natural (Piper, en_US-joe-medium)": NATURAL}
+SENTENCE_COUNT = 12
+# A new one-sentence prompt of this length: "I heard 7. Is that right?" is two short ones, a stretch step one long one.
+ONE_SENTENCE_SECONDS = 2.0
+
+
+def measured_sentences() -> list[str]:
+    """Sentences of the session's fixed prompts, the same for both voices."""
+    texts = [text for key, text in load_prompts().texts.items() if key.startswith("session.") and "{" not in text]
+    found = list(dict.fromkeys(sentence for text in texts for sentence in sentences(text)))
+    return found[:: max(1, len(found) // SENTENCE_COUNT)][:SENTENCE_COUNT]
+
+
+def render(voice_id: str, cache: Path, speak: bool) -> dict[str, float]:
+    """Open the voice the way the app does; render the sentences if asked. Returns CPU and speech seconds."""
+    renderer = open_renderer(cache, Voice(voice_id=voice_id))
+    if isinstance(renderer, PiperRenderer):
+        problem = renderer.wait_until_loaded(600)
+        if problem:
+            raise SystemExit(f"the natural voice did not load: {problem}")
+    started_cpu, started = time.process_time(), time.monotonic()
+    speech_seconds = 0.0
+    if speak:
+        for sentence in measured_sentences():
+            info = soundfile.info(str(renderer.render(sentence)))
+            speech_seconds += info.frames / info.samplerate
+    result = {"cpu": time.process_time() - started_cpu, "wall": time.monotonic() - started, "speech": speech_seconds}
+    renderer.close()
+    return result
+
+
+def callgrind_instructions(voice_id: str, speak: bool, work: Path) -> tuple[int, float]:
+    out, cache = work / f"callgrind-{speak}.out", Path(tempfile.mkdtemp(dir=work))
+    command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, __file__,
+               "--child", voice_id, "--cache", str(cache), "--speak" if speak else "--load-only"]
+    done = subprocess.run(command, check=True, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    totals = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.MULTILINE)
+    if totals is None:
+        raise RuntimeError(f"no instruction total from callgrind for {voice_id}")
+    return int(totals.group(1)), json.loads(done.stdout.strip().splitlines()[-1])["speech"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--cache", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--speak", dest="speak", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--load-only", dest="speak", action="store_false", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(render(args.child, args.cache, args.speak)))
+        return
+
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        for name, voice_id in VOICES.items():
+            with_render, speech = callgrind_instructions(voice_id, True, work)
+            load_only, _ = callgrind_instructions(voice_id, False, work)
+            native = [render(voice_id, Path(tempfile.mkdtemp(dir=work)), True) for _ in range(3)]
+            best = min(native, key=lambda run: run["cpu"])
+            rows.append((name, (with_render - load_only) / speech, best["cpu"] / best["speech"],
+                         best["wall"] / best["speech"], speech))
+
+    print(f"Speech rendering, {SENTENCE_COUNT} sentences of the session's prompts per voice, through the app's "
+          "renderer; instructions counted by callgrind on x86-64.\n")
+    print("| voice | seconds of speech | instructions per second of speech | CPU here per second of speech "
+          "| wall time here per second of speech | instructions per CPU second here |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, per_second, cpu, wall, speech in rows:
+        print(f"| {name} | {speech:.1f} | {per_second / 1e6:.0f} M | {cpu:.3f} s | {wall:.3f} s | "
+              f"{per_second / cpu / 1e9:.2f} G |")
+
+    low_ratio, mid_ratio, high_ratio = ARM_PER_X86_INSTRUCTIONS
+    print("\nProjected render time per second of speech on one core: instructions per second x (AArch64 per "
+          "x86-64 instruction) / (clock x instructions per cycle); first sound of a new one-sentence prompt "
+          f"of {ONE_SENTENCE_SECONDS:g} s of speech: that times {ONE_SENTENCE_SECONDS:g}.")
+    print(f"AArch64 per x86-64 instruction: {mid_ratio} (range {low_ratio} to {high_ratio}).\n")
+    print("| board | voice | render time per second of speech | first sound, new one-sentence prompt |")
+    print("| --- | --- | ---: | ---: |")
+    for board, core, ghz, (low_ipc, mid_ipc, high_ipc) in PI_CPUS:
+        for name, per_second, *_ in rows:
+            middle = per_second * mid_ratio / (ghz * 1e9 * mid_ipc)
+            best = per_second * low_ratio / (ghz * 1e9 * high_ipc)
+            worst = per_second * high_ratio / (ghz * 1e9 * low_ipc)
+            print(f"| {board} ({core}) | {name} | {middle:.2f} s ({best:.2f} to {worst:.2f}) | "
+                  f"{middle * ONE_SENTENCE_SECONDS:.1f} s ({best * ONE_SENTENCE_SECONDS:.1f} to "
+                  f"{worst * ONE_SENTENCE_SECONDS:.1f}) |")
+
+
+if __name__ == "__main__":
+    main()
