@@ -9,6 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Each measured section of the README, by its bold opening words, and the bench output it quotes.
 SECTIONS = {
     "**Recognition**": "recognize.txt",
+    "**Per state**": "recognize.txt",
     "**Audio loop**": "loop.txt",
     "**Background speech**": "false_accepts.txt",
     "**Voice gate**": "gate.txt",
