@@ -43,6 +43,8 @@ class PhraseTable:
     between_questions: frozenset[str] = frozenset()
     # Intents whose phrases also count at the end of a short utterance: a call for help said any way at all.
     urgent: frozenset[str] = frozenset()
+    # Decoys left out of a grammar that listens for pain scores.
+    not_with_numbers: frozenset[str] = frozenset()
 
     def match(self, text: str) -> Intent | None:
         """The intent of an exactly matching phrase (or an urgent one after a word or two), or None."""
@@ -87,7 +89,10 @@ class PhraseTable:
     def restricted_to(self, intent_names: frozenset[str]) -> PhraseTable:
         """The same table, holding only the phrases of these intents: the grammar of one state."""
         phrases = {text: intent for text, intent in self.phrases.items() if intent.name in intent_names}
-        return replace(self, phrases=phrases)
+        decoys = self.decoys
+        if NUMBER in intent_names:
+            decoys = tuple(word for word in decoys if word not in self.not_with_numbers)
+        return replace(self, phrases=phrases, decoys=decoys)
 
     def intent_names(self) -> frozenset[str]:
         return frozenset(intent.name for intent in self.phrases.values())
@@ -158,6 +163,9 @@ def load_phrase_table(path: Path | None = None) -> PhraseTable:
     clashes = sorted(set(decoys) & set(phrases))
     if clashes:
         raise ContentError(name, "decoys.words", f"'{clashes[0]}' is also a phrase")
+    not_with_numbers = _table(data, "decoys", name).get("not_with_numbers", [])
+    if not isinstance(not_with_numbers, list) or not set(not_with_numbers) <= set(decoys):
+        raise ContentError(name, "decoys.not_with_numbers", "must be a list of words from decoys.words")
     if normalize(wake) not in phrases:
         raise ContentError(name, "recognition.wake_phrase", "must also be listed as a phrase")
 
@@ -174,7 +182,8 @@ def load_phrase_table(path: Path | None = None) -> PhraseTable:
             raise ContentError(name, f"listening.{key}", f"'{unknown[0]}' is not an intent of this table")
         groups.append(frozenset(listed))
 
-    return PhraseTable(phrases, tuple(decoys), float(floor), normalize(wake), groups[0], groups[1], groups[2])
+    return PhraseTable(phrases, tuple(decoys), float(floor), normalize(wake), groups[0], groups[1], groups[2],
+                       frozenset(not_with_numbers))
 
 
 def _table(data: dict, key: str, name: str) -> dict:
