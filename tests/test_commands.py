@@ -73,6 +73,7 @@ def test_a_word_missing_from_the_model_is_named(tmp_path, model_dir):
     (lambda s: s.replace('between_questions = [', 'between_questions = "'), ""),
     (lambda s: s.replace("zero = 0", 'zero = "nil"'), "numbers.zero"),
     (lambda s: s.replace('"guess",', '"stop",'), "decoys.words"),
+    (lambda s: s.replace('not_with_numbers = ["they",', 'not_with_numbers = ["nine",'), "decoys.not_with_numbers"),
 ])
 def test_a_broken_table_names_file_and_key(tmp_path, mutation, key):
     source = default_table_path().read_text()
@@ -82,6 +83,16 @@ def test_a_broken_table_names_file_and_key(tmp_path, mutation, key):
         load_phrase_table(bad)
     assert str(bad) in str(caught.value)
     assert caught.value.key == key
+
+
+def test_the_pain_question_listens_without_the_decoys_that_sound_like_digits(table):
+    from voicerelief.session import heard_in_state
+
+    assert table.not_with_numbers and table.not_with_numbers <= set(table.decoys)
+    pain = table.restricted_to(heard_in_state("painBefore", table)).grammar()
+    yes_no = table.restricted_to(heard_in_state("redFlags", table)).grammar()
+    assert not table.not_with_numbers & set(pain) and "five" in pain
+    assert table.not_with_numbers <= set(yes_no)
 
 
 def test_a_missing_table_is_a_clear_error(tmp_path):
