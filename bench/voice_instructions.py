@@ -2,8 +2,8 @@
 
 Each voice renders the same sentences (prompts of the session, never cached
 before) through the app's own renderer, under ``valgrind --tool=callgrind``
-twice: once loading the voice and rendering, once only loading it. The
-difference, divided by the seconds of speech rendered, is the voice's cost
+with counting switched on only once the voice is loaded (``callgrind_control``).
+The count, divided by the seconds of speech rendered, is the voice's cost
 independent of machine load. The same renders timed natively here give the
 real-time factor and instructions per CPU second, as a check of the scale.
 
@@ -36,7 +36,8 @@ from voicerelief.prompts import load_prompts
 from voicerelief.speak import ESPEAK, NATURAL, Voice, open_renderer
 
 VOICES = {"espeak-ng (default, baseline)": ESPEAK, "natural (Piper, en_US-joe-medium)": NATURAL}
-SENTENCE_COUNT = 12
+# Under callgrind Piper renders several hundred times slower than natively: each sentence takes minutes.
+SENTENCE_COUNT = 3
 # A new one-sentence prompt of this length: "I heard 7. Is that right?" is two short ones, a stretch step one long one.
 ONE_SENTENCE_SECONDS = 2.0
 
@@ -45,59 +46,73 @@ def measured_sentences() -> list[str]:
     """Sentences of the session's fixed prompts, the same for both voices."""
     texts = [text for key, text in load_prompts().texts.items() if key.startswith("session.") and "{" not in text]
     found = list(dict.fromkeys(sentence for text in texts for sentence in sentences(text)))
-    return found[:: max(1, len(found) // SENTENCE_COUNT)][:SENTENCE_COUNT]
+    return found[:: len(found) // SENTENCE_COUNT][:SENTENCE_COUNT]
 
 
-def render(voice_id: str, cache: Path, speak: bool) -> dict[str, float]:
-    """Open the voice the way the app does; render the sentences if asked. Returns CPU and speech seconds."""
+def render(voice_id: str, cache: Path, go: Path | None = None) -> dict[str, float]:
+    """Open the voice the way the app does and render the sentences; with ``go``, say "loaded" and wait for
+    that file first (callgrind starts counting in between). Returns CPU, wall and speech seconds."""
     renderer = open_renderer(cache, Voice(voice_id=voice_id))
     if isinstance(renderer, PiperRenderer):
-        problem = renderer.wait_until_loaded(600)
+        problem = renderer.wait_until_loaded(3600)
         if problem:
             raise SystemExit(f"the natural voice did not load: {problem}")
+    if go is not None:
+        print("loaded", flush=True)
+        # A busy wait: callgrind takes commands only while the program runs.
+        while not go.exists():
+            pass
     started_cpu, started = time.process_time(), time.monotonic()
     speech_seconds = 0.0
-    if speak:
-        for sentence in measured_sentences():
-            info = soundfile.info(str(renderer.render(sentence)))
-            speech_seconds += info.frames / info.samplerate
+    for sentence in measured_sentences():
+        info = soundfile.info(str(renderer.render(sentence)))
+        speech_seconds += info.frames / info.samplerate
     result = {"cpu": time.process_time() - started_cpu, "wall": time.monotonic() - started, "speech": speech_seconds}
     renderer.close()
     return result
 
 
-def callgrind_instructions(voice_id: str, speak: bool, work: Path) -> tuple[int, float]:
-    out, cache = work / f"callgrind-{speak}.out", Path(tempfile.mkdtemp(dir=work))
-    command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, __file__,
-               "--child", voice_id, "--cache", str(cache), "--speak" if speak else "--load-only"]
-    done = subprocess.run(command, check=True, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+def callgrind_instructions(voice_id: str, work: Path) -> tuple[int, float]:
+    """Instructions of the renders alone: the voice is loaded with counting off, and counting is switched on
+    (callgrind_control) just before the first render."""
+    out, cache, go = work / f"callgrind-{voice_id}.out", Path(tempfile.mkdtemp(dir=work)), work / f"go-{voice_id}"
+    command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}", sys.executable,
+               __file__, "--child", voice_id, "--cache", str(cache), "--go", str(go)]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                             env={**os.environ, "PYTHONHASHSEED": "0"})
+    assert child.stdout is not None
+    if child.stdout.readline().strip() != "loaded":
+        raise RuntimeError(f"the {voice_id} voice did not load under valgrind")
+    subprocess.run(["callgrind_control", "--instr=on", str(child.pid)], check=True, capture_output=True, timeout=600)
+    go.touch()
+    result = json.loads(child.stdout.read().strip().splitlines()[-1])
+    if child.wait() != 0:
+        raise RuntimeError(f"valgrind ended with {child.returncode} for {voice_id}")
     totals = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.MULTILINE)
     if totals is None:
         raise RuntimeError(f"no instruction total from callgrind for {voice_id}")
-    return int(totals.group(1)), json.loads(done.stdout.strip().splitlines()[-1])["speech"]
+    return int(totals.group(1)), result["speech"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--cache", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--speak", dest="speak", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--load-only", dest="speak", action="store_false", help=argparse.SUPPRESS)
+    parser.add_argument("--go", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(render(args.child, args.cache, args.speak)))
+        print(json.dumps(render(args.child, args.cache, args.go)))
         return
 
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         for name, voice_id in VOICES.items():
-            with_render, speech = callgrind_instructions(voice_id, True, work)
-            load_only, _ = callgrind_instructions(voice_id, False, work)
-            native = [render(voice_id, Path(tempfile.mkdtemp(dir=work)), True) for _ in range(3)]
+            instructions, speech = callgrind_instructions(voice_id, work)
+            native = [render(voice_id, Path(tempfile.mkdtemp(dir=work))) for _ in range(3)]
             best = min(native, key=lambda run: run["cpu"])
-            rows.append((name, (with_render - load_only) / speech, best["cpu"] / best["speech"],
-                         best["wall"] / best["speech"], speech))
+            rows.append((name, instructions / speech, best["cpu"] / best["speech"], best["wall"] / best["speech"],
+                         speech))
 
     print(f"Speech rendering, {SENTENCE_COUNT} sentences of the session's prompts per voice, through the app's "
           "renderer; instructions counted by callgrind on x86-64.\n")
