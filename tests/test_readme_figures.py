@@ -19,6 +19,7 @@ SECTIONS = {
     "**Projection to a Raspberry Pi.**": "instructions.txt",
     "**Long runs**": "soak.txt",
     "**The two voices**": "voice.txt",
+    "**Rendering cost on a Pi**": "voice_instructions.txt",
 }
 NUMBER = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)(?![\w.]*\d)")
 
