@@ -54,6 +54,10 @@ def measure(condition: str, every: int) -> dict:
     model = load_model(find_model(), table)
     room = next((room for room in ROOMS if room.name == condition), None)
     samples = list(real_samples(shared_data_dir()))[::every]
+    # Each state's grammar with the decoys that sound like digits kept (True) and as now (False).
+    grammars = {(context, keep): replace(table, not_with_numbers=frozenset() if keep else table.not_with_numbers)
+                .restricted_to(heard_in_state(state, table))
+                for context, state in CONTEXTS.items() for keep in (True, False)}
     correct: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     misses: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for seed, sample in enumerate(samples):
@@ -66,10 +70,8 @@ def measure(condition: str, every: int) -> dict:
             heard_here = heard_in_state(state, table)
             if sample.expected is not None and sample.expected.name not in heard_here:
                 continue
-            grammars = {keep: replace(table, not_with_numbers=frozenset() if keep else table.not_with_numbers)
-                        .restricted_to(heard_here) for keep in (True, False)}
             for version, (gate, level, keep_decoys) in VERSIONS.items():
-                heard = CommandRecognizer(model, grammars[keep_decoys], rate, VoiceGate(rate, gate),
+                heard = CommandRecognizer(model, grammars[(context, keep_decoys)], rate, VoiceGate(rate, gate),
                                           level).recognize_stream(stream)
                 tally = correct[(context, version)][sample.group]
                 tally[0] += heard.intent == sample.expected

@@ -99,6 +99,11 @@ def callgrind_instructions(audio_path: Path, gated: bool, level: bool, decode: b
                "--child", str(audio_path), "--gated" if gated else "--ungated", "--level" if level else "--no-level",
                "--decode" if decode else "--no-decode"]
     subprocess.run(command, check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    return callgrind_total(out)
+
+
+def callgrind_total(out: Path) -> int:
+    """The instruction count in a callgrind output file."""
     totals = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.MULTILINE)
     if totals is None:
         raise RuntimeError(f"no instruction total in {out}")

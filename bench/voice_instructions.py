@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import soundfile
 
-from instructions import ARM_PER_X86_INSTRUCTIONS, PI_CPUS
+from instructions import ARM_PER_X86_INSTRUCTIONS, PI_CPUS, callgrind_total
 from voicerelief.natural_voice import PiperRenderer, sentences
 from voicerelief.prompts import load_prompts
 from voicerelief.speak import ESPEAK, NATURAL, Voice, open_renderer
@@ -88,10 +87,7 @@ def callgrind_instructions(voice_id: str, work: Path) -> tuple[int, float]:
     result = json.loads(child.stdout.read().strip().splitlines()[-1])
     if child.wait() != 0:
         raise RuntimeError(f"valgrind ended with {child.returncode} for {voice_id}")
-    totals = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.MULTILINE)
-    if totals is None:
-        raise RuntimeError(f"no instruction total from callgrind for {voice_id}")
-    return int(totals.group(1)), result["speech"]
+    return callgrind_total(out), result["speech"]
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from voicerelief.session.machine import (ANSWERED_IN_STATE, INTERNAL_TRIGGERS, S
 from voicerelief.session.memory import Memory
 from voicerelief.session.progress import Progress
 from voicerelief.session.screening import Screening
-from voicerelief.session.stretches import TIMERS_OF_STRETCH, Stretches, count_step
+from voicerelief.session.stretches import TIMERS_OF_STRETCH, Stretches, counts_said
 
 # Every prompt the session speaks, and the placeholders any prompt may use: checked at start.
 PROMPT_KEYS = frozenset({
@@ -122,9 +122,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
             "stretch_step": [{"step": step} for stretch in routine for step in stretch.steps],
             "stretch_side": [{"side": side.capitalize()} for stretch in routine for side in stretch.sides],
             "stretch_hold": [{"seconds": stretch.hold_seconds} for stretch in routine],
-            "stretch_count": [{"count": count} for stretch in routine
-                              for count in range(count_step(stretch.hold_seconds), stretch.hold_seconds,
-                                                 count_step(stretch.hold_seconds))],
+            "stretch_count": [{"count": count} for stretch in routine for count in counts_said(stretch.hold_seconds)],
             "stretch_rep": [{"rep": rep, "reps": stretch.reps} for stretch in routine
                             for rep in range(1, stretch.reps + 1)],
         })

@@ -151,12 +151,12 @@ class Stretches(SessionBase):
     def _count_hold(self) -> None:
         memory = self.memory
         stretch = self._stretch()
-        memory.count += count_step(stretch.hold_seconds)
+        memory.count += _count_step(stretch.hold_seconds)
         self._say("session.stretch_count", count=memory.count)
         self._start_next_count(stretch)
 
     def _start_next_count(self, stretch: Stretch) -> None:
-        step = count_step(stretch.hold_seconds)
+        step = _count_step(stretch.hold_seconds)
         if self.memory.count + step < stretch.hold_seconds:
             self._start("hold_tick", seconds=step)
 
@@ -165,6 +165,12 @@ def _spoken_list(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def count_step(hold_seconds: int) -> int:
+def _count_step(hold_seconds: int) -> int:
     """Count every second for short holds, every five seconds for long ones."""
     return 1 if hold_seconds <= 10 else 5
+
+
+def counts_said(hold_seconds: int) -> range:
+    """The counts said during a hold: one every step, up to but not at its end (the release is said then)."""
+    step = _count_step(hold_seconds)
+    return range(step, hold_seconds, step)
