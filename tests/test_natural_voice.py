@@ -151,3 +151,30 @@ def test_spoken_flow_with_the_natural_voice_not_heard_as_commands(rig, tmp_path)
         assert not any("espeak-ng speaks" in line for line in app.errors), app.errors[-8:]
     finally:
         app.stop()
+
+
+def test_a_whole_demo_is_spoken_in_the_natural_voice(tmp_path):
+    import json
+
+    import soundfile
+    import vosk
+
+    from voicerelief.models import find_model
+
+    recording = tmp_path / "demo.wav"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    demo = subprocess.run([sys.executable, "-m", "voicerelief", "demo", "--speed", "1000", "--voice", "natural",
+                           "--speak-to", str(recording), "--data-dir", str(tmp_path / "d")],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert demo.returncode == 0, demo.stderr
+    said = [line.split("Relief: ", 1)[1] for line in demo.stdout.splitlines() if "Relief: " in line]
+    assert said[-1] == "Goodbye. Rest well.", "the demo did not reach its end"
+    assert not list((tmp_path / "cache" / "voicerelief" / "speech").glob("*.wav")), "espeak-ng spoke some lines"
+
+    samples, rate = soundfile.read(str(recording), dtype="int16")
+    words = sum(len(line.split()) for line in said)
+    # Every line is in it: between 80 and 250 words a minute, with the pauses between lines.
+    assert words * 60 / 250 <= len(samples) / rate <= words * 60 / 80 + len(said) * 1.0, (words, len(samples) / rate)
+    opening = vosk.KaldiRecognizer(vosk.Model(str(find_model())), rate)
+    opening.AcceptWaveform(samples[:rate * 4].tobytes())
+    assert "hello" in json.loads(opening.FinalResult())["text"], "the recording does not begin with the greeting"

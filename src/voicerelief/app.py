@@ -123,22 +123,28 @@ class VoiceOut:
     """
 
     def __init__(self, speak_aloud: bool, output_device: str | None = None, store: Store | None = None,
-                 stamp: Callable[[], str] = lambda: "", defaults: Config | None = None) -> None:
+                 stamp: Callable[[], str] = lambda: "", defaults: Config | None = None,
+                 record_to: Path | None = None) -> None:
         self.stamp = stamp
         self.store = store
         self.speaker = None
         self.hushed = False
         self.muting: tuple[Callable[[str], None], Callable[[], None]] | None = None
         self.ahead: list[str] = []
-        if speak_aloud:
-            from voicerelief.speak import Speaker, Voice, open_renderer
+        if speak_aloud or record_to is not None:
+            from voicerelief.speak import AudioFileSpeaker, Speaker, Voice, open_renderer
 
             defaults = defaults or Config()
             saved = (store.load_setting("voice") if store else None) or {}
             voice = Voice(words_per_minute=int(saved.get("words_per_minute", defaults.words_per_minute)),
                           volume=float(saved.get("volume", defaults.volume)), voice_id=defaults.voice)
             cache = Path(platformdirs.user_cache_dir("voicerelief")) / "speech"
-            self.speaker = Speaker(open_renderer(cache, voice), output_device)
+            renderer = open_renderer(cache, voice)
+            if record_to is None:
+                self.speaker = Speaker(renderer, output_device)
+            else:
+                self.speaker = AudioFileSpeaker(renderer, record_to)
+                _wait_for_the_natural_voice(renderer)
 
     def prepare(self, texts: list[str]) -> None:
         """Have these texts rendered ahead (again after a change of rate), where the voice renders slowly."""
@@ -202,6 +208,18 @@ class VoiceOut:
     def close(self) -> None:
         if self.speaker is not None:
             self.speaker.renderer.close()
+            self.speaker.close()
+
+
+def _wait_for_the_natural_voice(renderer: object) -> None:
+    """A recording has no person waiting: it is made in the natural voice throughout, not begun by the stand-in."""
+    from voicerelief.natural_voice import LOAD_TIMEOUT_SECONDS
+
+    wait = getattr(renderer, "wait_until_loaded", None)
+    if wait is not None:
+        problem = wait(LOAD_TIMEOUT_SECONDS)
+        if problem is not None:
+            log.warning("Recording in espeak-ng's voice: %s", problem)
 
 
 def run_text(content: Content, store: Store, speak_aloud: bool, output_device: str | None,
@@ -303,7 +321,7 @@ def _tell_problem(out: VoiceOut, content: Content, key: str, error: Exception) -
 
 
 def run_demo(content: Content, store: Store, model_dir: Path, speed: float, speak_aloud: bool,
-             config: Config | None = None) -> int:
+             config: Config | None = None, record_to: Path | None = None) -> int:
     """A scripted session: each line synthesized by espeak-ng and recognized by the real model."""
     from voicerelief.recognizer import FileRecognizer, load_model
     from voicerelief.synthesize import synthesize
@@ -317,7 +335,7 @@ def run_demo(content: Content, store: Store, model_dir: Path, speed: float, spea
         elapsed = int((clock.now() - began).total_seconds())
         return f"[{elapsed // 3600:02d}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d}] "
 
-    out = VoiceOut(speak_aloud, stamp=stamp, defaults=config)
+    out = VoiceOut(speak_aloud, stamp=stamp, defaults=config, record_to=record_to)
     runner = open_runner(content, store, clock, out.say, out.adjust)
     out.prepare(known_ahead(content, runner))
     print(f"Demo at {speed:g} times real speed. The person's lines are spoken by espeak-ng "
@@ -337,6 +355,8 @@ def run_demo(content: Content, store: Store, model_dir: Path, speed: float, spea
                 break
     finally:
         out.close()
+    if record_to is not None:
+        print(f"\nThe assistant's lines, spoken, are in {record_to}.")
     return 0
 
 

@@ -39,7 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--speed", type=_positive_number, default=100.0, metavar="N",
                       help="run time N times faster (default 100: under two minutes)")
     demo.add_argument("--speak", action="store_true", help="also speak the assistant's lines")
-    demo.add_argument("--voice", choices=("espeak", "natural"), help="with --speak: the voice (default: the setting)")
+    demo.add_argument("--speak-to", type=Path, metavar="FILE",
+                      help="say the assistant's lines into this WAV file instead of the speaker")
+    demo.add_argument("--voice", choices=("espeak", "natural"),
+                      help="with --speak or --speak-to: the voice (default: the setting)")
     _add_session_options(demo)
     _add_model_option(demo)
 
@@ -433,7 +436,7 @@ def _session(args: argparse.Namespace) -> int:
         if args.command == "demo":
             settings = args.settings or load_config()
             voice = replace(settings, voice=args.voice) if args.voice else settings
-            return app.run_demo(content, store, find_model(args.model), args.speed, args.speak, voice)
+            return app.run_demo(content, store, find_model(args.model), args.speed, args.speak, voice, args.speak_to)
         clock = SystemClock() if args.speed == 1.0 else ScaledClock(args.speed)
         if args.text:
             return app.run_text(content, store, not args.quiet, args.output_device, clock, args.settings)

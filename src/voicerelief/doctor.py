@@ -52,17 +52,14 @@ def check_speech(voice_id: str = "") -> str:
         return f"{check_natural_voice(Path(folder))}; {espeak}, standing in while it loads"
 
 
-# How long `doctor` lets the natural voice load before calling it broken (a Raspberry Pi 4 takes a few seconds).
-NATURAL_VOICE_LOAD_SECONDS = 60.0
-
 
 def check_natural_voice(cache: Path) -> str:
-    from voicerelief.natural_voice import PiperRenderer
+    from voicerelief.natural_voice import LOAD_TIMEOUT_SECONDS, PiperRenderer
     from voicerelief.speak import PromptRenderer, Voice, read_rendered
 
     renderer = PiperRenderer(cache, Voice(voice_id="natural"), PromptRenderer(cache, Voice()))
     try:
-        problem = renderer.wait_until_loaded(NATURAL_VOICE_LOAD_SECONDS)
+        problem = renderer.wait_until_loaded(LOAD_TIMEOUT_SECONDS)
         if problem is not None:
             raise VoiceReliefError(f"natural voice chosen but not in use, espeak-ng speaks instead: {problem}")
         samples, rate = read_rendered(renderer.render("Testing."), 1.0)

@@ -34,6 +34,9 @@ from voicerelief.speak import PromptRenderer, Voice, trim_silence
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = "install it with `pip install 'voicerelief[natural-voice]'`"
+# How long a caller that can wait (`doctor`, a recording) lets the voice load before calling it broken:
+# a Raspberry Pi 4 takes a few seconds.
+LOAD_TIMEOUT_SECONDS = 60.0
 # Piper's own speaking rate is what espeak-ng gives at this many words a minute.
 NATURAL_WORDS_PER_MINUTE = 150
 # What the worker is asked for: a sentence or a whole prompt someone waits for, before any sentence rendered

@@ -221,6 +221,9 @@ class Speaker:
     def interrupt(self) -> None:
         self.interrupted.set()
 
+    def close(self) -> None:
+        """Nothing to release: each prompt opens and closes its own stream."""
+
     def has_output(self) -> bool:
         """Whether the output device can be found now."""
         from voicerelief.devices import find_device
@@ -257,6 +260,33 @@ class Speaker:
                             stream.abort()
                             return
                         stream.write(np.ascontiguousarray(samples[start:start + block], dtype=np.float32))
+
+
+class AudioFileSpeaker(Speaker):
+    """Says prompts into one WAV file instead of a device: to hear a whole demo later, or where no speaker is."""
+
+    # Between two prompts, as a person would hear the assistant pause.
+    GAP_SECONDS = 0.5
+
+    def __init__(self, renderer: Renderer, path: Path) -> None:
+        super().__init__(renderer)
+        self.path = path
+        self._file: soundfile.SoundFile | None = None
+
+    def has_output(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def _play(self, pieces: Iterator[np.ndarray], rate: int) -> None:
+        if self._file is None:
+            self._file = soundfile.SoundFile(str(self.path), "w", samplerate=rate, channels=1, subtype="PCM_16")
+        elif self._file.frames:
+            self._file.write(np.zeros(int(self._file.samplerate * self.GAP_SECONDS), np.float32))
+        for samples in pieces:
+            self._file.write(soxr_to(samples, rate, self._file.samplerate))
 
 
 def soxr_to(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
