@@ -25,11 +25,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from voicerelief.commands import load_phrase_table
-from voicerelief.evaluation import in_room, real_samples, shared_data_dir
+from voicerelief.evaluation import Sample, in_room, real_samples, shared_data_dir
 from voicerelief.front_end import LevelSettings
 from voicerelief.recognizer import BLOCK_SECONDS
-from voicerelief.rooms import ROOMS, RATE, far_field, impulse_response, measured_rt60
+from voicerelief.rooms import ROOMS, RATE, Room, far_field, impulse_response, measured_rt60
 from voicerelief.voice_gate import GateSettings, VoiceGate
 
 CONTEXTS = {"yes/no question": "redFlags", "pain question": "painBefore"}
@@ -61,11 +63,7 @@ def measure(condition: str, every: int) -> dict:
     correct: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     misses: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for seed, sample in enumerate(samples):
-        speech = sample.load()
-        if room is None:
-            stream, rate = in_room(speech, seed), speech.rate
-        else:
-            stream, rate = far_field(speech.samples, speech.rate, room, seed), RATE
+        stream, rate = heard_in(room, sample, seed)
         for context, state in CONTEXTS.items():
             heard_here = heard_in_state(state, table)
             if sample.expected is not None and sample.expected.name not in heard_here:
@@ -82,6 +80,14 @@ def measure(condition: str, every: int) -> dict:
                 misses[gate_name][1] += 1
     return {"correct": {f"{context}|{version}": dict(groups) for (context, version), groups in correct.items()},
             "gate_misses": dict(misses)}
+
+
+def heard_in(room: Room | None, sample: Sample, seed: int) -> tuple[np.ndarray, int]:
+    """A recording as the microphone streams it: in the room (or, for None, close up in quiet room noise)."""
+    speech = sample.load()
+    if room is None:
+        return in_room(speech, seed), speech.rate
+    return far_field(speech.samples, speech.rate, room, seed), RATE
 
 
 def _gate_opens(stream, rate: int, settings: GateSettings) -> bool:

@@ -74,6 +74,7 @@ def test_a_word_missing_from_the_model_is_named(tmp_path, model_dir):
     (lambda s: s.replace("zero = 0", 'zero = "nil"'), "numbers.zero"),
     (lambda s: s.replace('"guess",', '"stop",'), "decoys.words"),
     (lambda s: s.replace('not_with_numbers = ["they",', 'not_with_numbers = ["nine",'), "decoys.not_with_numbers"),
+    (lambda s: s.replace("lattice_beam = ", "lattice_beam = -"), "recognition.lattice_beam"),
 ])
 def test_a_broken_table_names_file_and_key(tmp_path, mutation, key):
     source = default_table_path().read_text()
@@ -106,3 +107,26 @@ def test_urgent_phrases_count_after_a_word_or_two_and_nothing_else_does():
     assert table.match("please get help").name == "call_help"
     assert table.match("oh no i need to get help") is None, "not picked out of a sentence"
     assert table.match("well stop") is None and table.match("i ready") is None
+
+
+def test_the_wider_lattice_reaches_the_decoder_and_leaves_the_model_untouched(model_dir, table):
+    from dataclasses import replace
+
+    from voicerelief.evaluation import real_samples, shared_data_dir
+    from voicerelief.models import sha256_of
+    from voicerelief.recognizer import FileRecognizer
+
+    assert table.lattice_beam is not None and table.lattice_beam > 2
+    conf = model_dir / "conf" / "model.conf"
+    before = sha256_of(conf)
+    others = [sample.load() for sample in real_samples(shared_data_dir()) if sample.group == "unknown"][:20]
+    confidences = {}
+    for lattice_beam in (None, table.lattice_beam):
+        wider = replace(table, lattice_beam=lattice_beam)
+        recognizer = FileRecognizer(load_model(model_dir, wider), wider)
+        confidences[lattice_beam] = [recognizer.recognize(speech)[0].confidence for speech in others]
+    # A word's confidence is its share of the lattice: with few rivals kept, most words heard in other words
+    # look certain (13 to 15 of 20 here); with more kept, far fewer do (about 5). Decoding varies a little run to run.
+    certain = {beam: sum(confidence == 1.0 for confidence in found) for beam, found in confidences.items()}
+    assert certain[table.lattice_beam] <= certain[None] - 4, certain
+    assert sha256_of(conf) == before

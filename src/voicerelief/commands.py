@@ -45,6 +45,8 @@ class PhraseTable:
     urgent: frozenset[str] = frozenset()
     # Decoys left out of a grammar that listens for pain scores.
     not_with_numbers: frozenset[str] = frozenset()
+    # How wide a lattice of rival words the decoder keeps; None leaves the model's own setting.
+    lattice_beam: float | None = None
 
     def match(self, text: str) -> Intent | None:
         """The intent of an exactly matching phrase (or an urgent one after a word or two), or None."""
@@ -124,6 +126,10 @@ def load_phrase_table(path: Path | None = None) -> PhraseTable:
     floor = recognition.get("confidence_floor")
     if not isinstance(floor, (int, float)) or isinstance(floor, bool) or not 0 <= floor < 1:
         raise ContentError(name, "recognition.confidence_floor", "must be a number from 0 to below 1")
+    lattice_beam = recognition.get("lattice_beam")
+    if lattice_beam is not None and (not isinstance(lattice_beam, (int, float)) or isinstance(lattice_beam, bool)
+                                     or not 0 < lattice_beam <= 20):
+        raise ContentError(name, "recognition.lattice_beam", "must be a number above 0 and at most 20")
     wake = recognition.get("wake_phrase")
     if not isinstance(wake, str) or not wake.strip():
         raise ContentError(name, "recognition.wake_phrase", "must be a non-empty phrase")
@@ -183,7 +189,7 @@ def load_phrase_table(path: Path | None = None) -> PhraseTable:
         groups.append(frozenset(listed))
 
     return PhraseTable(phrases, tuple(decoys), float(floor), normalize(wake), groups[0], groups[1], groups[2],
-                       frozenset(not_with_numbers))
+                       frozenset(not_with_numbers), None if lattice_beam is None else float(lattice_beam))
 
 
 def _table(data: dict, key: str, name: str) -> dict:

@@ -10,6 +10,7 @@ and a phrase picked out of longer speech is rejected.
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -52,7 +53,11 @@ class Heard:
 def load_model(model_dir: Path, table: PhraseTable) -> vosk.Model:
     """Load the model and check that it knows every word of the grammar."""
     require_model(model_dir)
-    model = vosk.Model(str(model_dir))
+    options = {} if table.lattice_beam is None else {"--lattice-beam": f"{table.lattice_beam:g}"}
+    # Vosk reads the decoder's options only from the model's folder, and reads all of it while loading:
+    # a folder of links with our own options, gone once loaded, leaves the user's model untouched.
+    with tempfile.TemporaryDirectory(prefix="voicerelief-model-") as folder:
+        model = vosk.Model(str(with_decoder_options(model_dir, options, Path(folder))))
     unknown = [word for word in table.words() if model.vosk_model_find_word(word) == -1]
     if unknown:
         raise ModelError(
@@ -60,6 +65,25 @@ def load_model(model_dir: Path, table: PhraseTable) -> vosk.Model:
             f"{', '.join(repr(w) for w in unknown)}; change the phrase table to use known words."
         )
     return model
+
+
+def with_decoder_options(model_dir: Path, options: dict[str, str], folder: Path) -> Path:
+    """A copy of the model in ``folder``, made of links to its files, whose ``conf/model.conf`` has these options."""
+    view = folder / model_dir.name
+    view.mkdir()
+    for part in model_dir.iterdir():
+        if part.name != "conf":
+            (view / part.name).symlink_to(part.resolve())
+    (view / "conf").mkdir()
+    conf = model_dir / "conf"
+    for part in conf.iterdir() if conf.is_dir() else ():
+        if part.name != "model.conf":
+            (view / "conf" / part.name).symlink_to(part.resolve())
+    own = conf / "model.conf"
+    merged = dict(line.split("=", 1) for line in own.read_text().split() if "=" in line) if own.is_file() else {}
+    merged.update(options)
+    (view / "conf" / "model.conf").write_text("".join(f"{key}={value}\n" for key, value in merged.items()))
+    return view
 
 
 class CommandRecognizer:
