@@ -9,8 +9,9 @@ recording itself in quiet room noise, ``evaluation.in_room``). In the same run,
 each is decoded as before this bench (the gate's old absolute threshold, no
 front end), with today's gate and the level normaliser (``voicerelief.front_end``)
 off, with both but the decoys that sound like digits kept in the pain question,
-and now (those decoys left out there); and the voice gate's misses are counted with the old and
-the new threshold.
+with those decoys left out there but the model's own narrow lattice (beam 2) for
+confidences, and now (the wider lattice of ``commands.toml``); and the voice gate's
+misses are counted with the old and the new threshold.
 
 Run: .venv/bin/python bench/far_field.py [--every N] [--output FILE]
 """
@@ -40,10 +41,13 @@ GROUP_NAMES = {"yes/no/stop": "yes/no/stop", "digits": "pain scores", "unknown":
                "silence": "noise rejected"}
 # The gate before this bench: its absolute threshold then, and its margin before 2026-11-27.
 GATE_BEFORE = replace(GateSettings(), margin_db=9.0, min_threshold_dbfs=-58.0)
-# (gate, level normaliser, decoys that sound like digits kept in the pain question): as before this bench,
-# today's gate alone, today's gate with the front end but those decoys kept, and now.
-VERSIONS = {"before": (GATE_BEFORE, None, True), "gate": (GateSettings(), None, True),
-            "decoys": (GateSettings(), LevelSettings(), True), "now": (GateSettings(), LevelSettings(), False)}
+# (gate, level normaliser, decoys that sound like digits kept in the pain question, the wider lattice): as before
+# this bench, today's gate alone, today's gate with the front end but those decoys kept, those decoys left out but
+# the model's own lattice, and now.
+VERSIONS = {"before": (GATE_BEFORE, None, True, False), "gate": (GateSettings(), None, True, False),
+            "decoys": (GateSettings(), LevelSettings(), True, False),
+            "lattice": (GateSettings(), LevelSettings(), False, False),
+            "now": (GateSettings(), LevelSettings(), False, True)}
 
 
 def measure(condition: str, every: int) -> dict:
@@ -53,7 +57,8 @@ def measure(condition: str, every: int) -> dict:
     from voicerelief.session import heard_in_state
 
     table = load_phrase_table()
-    model = load_model(find_model(), table)
+    models = {wider: load_model(find_model(), table if wider else replace(table, lattice_beam=None))
+              for wider in (False, True)}
     room = next((room for room in ROOMS if room.name == condition), None)
     samples = list(real_samples(shared_data_dir()))[::every]
     # Each state's grammar with the decoys that sound like digits kept (True) and as now (False).
@@ -68,8 +73,8 @@ def measure(condition: str, every: int) -> dict:
             heard_here = heard_in_state(state, table)
             if sample.expected is not None and sample.expected.name not in heard_here:
                 continue
-            for version, (gate, level, keep_decoys) in VERSIONS.items():
-                heard = CommandRecognizer(model, grammars[(context, keep_decoys)], rate, VoiceGate(rate, gate),
+            for version, (gate, level, keep_decoys, wider) in VERSIONS.items():
+                heard = CommandRecognizer(models[wider], grammars[(context, keep_decoys)], rate, VoiceGate(rate, gate),
                                           level).recognize_stream(stream)
                 tally = correct[(context, version)][sample.group]
                 tally[0] += heard.intent == sample.expected
@@ -124,9 +129,11 @@ def main() -> None:
                      f"| {room.snr_db:.0f} dB |")
     lines += ["", "Correct, per state: as before (gate threshold -58 dBFS, no front end), with today's gate and "
               "the front end off, with the level normaliser on but the decoys that sound like digits kept in the "
-              "pain question, and now (those decoys left out there).", "",
-              "| condition | state | recordings | before | front end off | digit-like decoys kept | now |",
-              "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
+              "pain question, with those decoys left out there but the model's own lattice (beam 2) for "
+              "confidences, and now (lattice beam 4).", "",
+              "| condition | state | recordings | before | front end off | digit-like decoys kept | lattice beam 2 "
+              "| now |",
+              "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     for condition in conditions:
         for context in CONTEXTS:
             scores = {version: results[condition]["correct"][f"{context}|{version}"] for version in VERSIONS}
