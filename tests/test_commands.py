@@ -130,3 +130,15 @@ def test_the_wider_lattice_reaches_the_decoder_and_leaves_the_model_untouched(mo
     certain = {beam: sum(confidence == 1.0 for confidence in found) for beam, found in confidences.items()}
     assert certain[table.lattice_beam] <= certain[None] - 4, certain
     assert sha256_of(conf) == before
+
+
+def test_without_a_temporary_folder_the_model_loads_with_its_own_settings(tmp_path, model_dir, table, monkeypatch,
+                                                                          caplog):
+    import tempfile
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    monkeypatch.setattr(tempfile, "tempdir", str(blocked / "tmp"))
+    model = load_model(model_dir, table)
+    assert model.vosk_model_find_word("seven") != -1
+    assert "own decoder settings" in caplog.text

@@ -10,6 +10,7 @@ and a phrase picked out of longer speech is rejected.
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -37,6 +38,7 @@ QUICK_END_SECONDS = 0.15
 OTHER_SPEECH_SECONDS = 0.8
 
 vosk.SetLogLevel(-1)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,12 @@ def load_model(model_dir: Path, table: PhraseTable) -> vosk.Model:
     options = {} if table.lattice_beam is None else {"--lattice-beam": f"{table.lattice_beam:g}"}
     # Vosk reads the decoder's options only from the model's folder, and reads all of it while loading:
     # a folder of links with our own options, gone once loaded, leaves the user's model untouched.
-    with tempfile.TemporaryDirectory(prefix="voicerelief-model-") as folder:
-        model = vosk.Model(str(with_decoder_options(model_dir, options, Path(folder))))
+    try:
+        with tempfile.TemporaryDirectory(prefix="voicerelief-model-") as folder:
+            model = vosk.Model(str(with_decoder_options(model_dir, options, Path(folder))))
+    except OSError as error:
+        log.warning("Using the speech model's own decoder settings: no temporary folder for ours (%s).", error)
+        model = vosk.Model(str(model_dir))
     unknown = [word for word in table.words() if model.vosk_model_find_word(word) == -1]
     if unknown:
         raise ModelError(
