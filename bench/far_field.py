@@ -103,6 +103,14 @@ def _gate_opens(stream, rate: int, settings: GateSettings) -> bool:
     return gate.blocks_passed > 0
 
 
+def publish(lines: list[str], output: Path | None) -> None:
+    """Print the report, and save it too when asked."""
+    report = "\n".join(lines)
+    print(report)
+    if output:
+        output.write_text(report + "\n")
+
+
 def _percent(pair: list[int]) -> str:
     right, total = pair
     return f"{100 * right / total:.1f}% ({right}/{total})" if total else "n/a"
@@ -147,10 +155,7 @@ def main() -> None:
     for condition in conditions:
         misses = results[condition]["gate_misses"]
         lines.append(f"| {condition} | {_percent(misses['before'])} | {_percent(misses['now'])} |")
-    report = "\n".join(lines)
-    print(report)
-    if args.output:
-        args.output.write_text(report + "\n")
+    publish(lines, args.output)
 
 
 if __name__ == "__main__":

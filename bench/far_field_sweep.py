@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from far_field import CLOSE_UP, CONTEXTS, GROUP_NAMES, _percent, heard_in
+from far_field import CLOSE_UP, CONTEXTS, GROUP_NAMES, _percent, heard_in, publish
 from voicerelief.evaluation import real_samples, shared_data_dir
 from voicerelief.front_end import LevelSettings
 from voicerelief.rooms import ROOMS
@@ -115,10 +115,7 @@ def main() -> None:
     for name, tally in results.items():
         lines.append(f"| {name} | " + " | ".join(_percent(tally[f'{context}|{group}']) for context, group in columns)
                      + " |")
-    report = "\n".join(lines)
-    print(report)
-    if args.output:
-        args.output.write_text(report + "\n")
+    publish(lines, args.output)
 
 
 if __name__ == "__main__":
