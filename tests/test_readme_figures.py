@@ -14,6 +14,7 @@ SECTIONS = {
     "**Background speech**": "false_accepts.txt",
     "**Voice gate**": "gate.txt",
     "**Across the room**": "far_field.txt",
+    "**Tried at 2 m**": "far_field_sweep.txt",
     "**Calling a carer**": "alert.txt",
     "**Instructions per second of audio**": "instructions.txt",
     "**Projection to a Raspberry Pi.**": "instructions.txt",
