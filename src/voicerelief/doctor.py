@@ -52,7 +52,6 @@ def check_speech(voice_id: str = "") -> str:
         return f"{check_natural_voice(Path(folder))}; {espeak}, standing in while it loads"
 
 
-
 def check_natural_voice(cache: Path) -> str:
     from voicerelief.natural_voice import LOAD_TIMEOUT_SECONDS, PiperRenderer
     from voicerelief.speak import PromptRenderer, Voice, read_rendered
