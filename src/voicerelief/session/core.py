@@ -18,8 +18,8 @@ from voicerelief.session.call_for_help import TIMERS_OF_ALERTS, CallForHelp
 from voicerelief.session.cold_and_heat import TIMERS_OF_HEAT, ColdAndHeat
 from voicerelief.session.events import (AdjustVoice, AlertReport, Effect, Event, Expect, NotUnderstood, Quit, Said,
                                         SpokeDone, TimerFired)
-from voicerelief.session.machine import (ANSWERED_IN_STATE, INTERNAL_TRIGGERS, STARTING_INTENTS, STATES,
-                                         STRETCH_STATES, TRANSITIONS, heard_in_state, one_trigger_each)
+from voicerelief.session.machine import (ANSWERED_IN_STATE, INTERNAL_TRIGGERS, QUESTION_STATES, STARTING_INTENTS,
+                                         STATES, STRETCH_STATES, TRANSITIONS, heard_in_state, one_trigger_each)
 from voicerelief.session.memory import Memory
 from voicerelief.session.progress import Progress
 from voicerelief.session.screening import Screening
@@ -94,8 +94,8 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
     def foreseeable_texts(self) -> list[str]:
         """Everything the session may say whose words are known before it is needed, for a slow voice to
         render ahead: the red-flag questions, the fixed prompts, and the prompts filled from content (the
-        routine, the red-flag questions, the carers, the timings) or from a small range (pain scores).
-        Clock times, counts of rounds and time left are not."""
+        routine, the red-flag questions, the carers, the timings, the answers each state suggests) or from a
+        small range (pain scores). Clock times, counts of rounds and time left are not."""
         filled_by_text = {"emergency", "urgent"}
         texts = [text for question in self.red_flags for text in (question.ask, question.why) if text]
         for name, fills in self._foreseeable_fills().items():
@@ -110,14 +110,20 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
         routine, half = self.routine, self.timings.ice_on_minutes // 2
         carers = [{"carers": spoken_names(self.carers)}] if self.carers else []
         red_flags = [{"what": question.heard_as} for question in self.red_flags]
+        # The answers suggested in each state, and "yes or no" for the questions asked over any state.
+        states = [state["name"] for state in STATES]
+        asked = sorted({"yes or no"} | {self._answers_in(state) for state in states if state in QUESTION_STATES})
+        between = sorted({self._answers_in(state) for state in states if state not in QUESTION_STATES})
         fills.update({
+            "help": [{"answers": answers} for answers in asked],
+            "help_between": [{"answers": answers} for answers in between],
+            "reprompt": [{"answers": answers} for answers in asked],
             "pain_confirm": [{"score": score} for score in range(11)],
             "redflag_confirm": red_flags,
             "redflag_confirm_unsure": red_flags,
             # Halfway is said from the clock, so a minute either side of it.
             "ice_halfway": [{"minutes": minutes} for minutes in (half - 1, half, half + 1)],
             "heat_on": [{"minutes": self.timings.heat_minutes}],
-            "reprompt": [{"answers": "yes or no"}],
             "stretch_intro": [{"name": stretch.name} for stretch in routine],
             "stretch_step": [{"step": step} for stretch in routine for step in stretch.steps],
             "stretch_side": [{"side": side.capitalize()} for stretch in routine for side in stretch.sides],
@@ -170,7 +176,10 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
 
     def expected_intents(self) -> list[str]:
         """The intents that move the protocol on from the current state."""
-        return [t for t in self.machine.get_triggers(self.state) if t not in INTERNAL_TRIGGERS]
+        return self._expected_intents_in(self.state)
+
+    def _expected_intents_in(self, state: str) -> list[str]:
+        return [t for t in self.machine.get_triggers(state) if t not in INTERNAL_TRIGGERS]
 
     def awaits_the_person(self) -> bool:
         """A session is under way, or a yes-or-no is asked: answers need no wake phrase now."""
@@ -407,10 +416,11 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
 
     def _answers(self) -> str:
         """The answers to suggest now: no more than four, so that they can be held after one hearing."""
-        if self._asking_yes_or_no():
-            return "yes or no"
+        return "yes or no" if self._asking_yes_or_no() else self._answers_in(self.state)
+
+    def _answers_in(self, state: str) -> str:
         spoken = []
-        for intent in self.expected_intents():
+        for intent in self._expected_intents_in(state):
             if intent == NUMBER:
                 spoken.append("a number from zero to ten")
             elif intent == ONSET:
