@@ -4,7 +4,7 @@ The bench room (bedroom, 2 m, 0.5 s, 15 dB) by default. Each candidate changes o
 thing of today's listening and decodes every recording of ``../shared/data``
 through the voice gate and a fresh recognizer with the state's grammar, as
 ``bench/far_field.py`` does: the decoder's search (beam, active states, acoustic
-scale, set in a copy of the model's ``conf/model.conf``), the lattice kept for
+scale, through ``recognizer.load_model``'s decoder options), the lattice kept for
 confidences (``commands.toml``, ``lattice_beam``), the level the
 normaliser raises speech to, the gate's pre-roll, and a high-pass filter on the
 microphone's audio. The first row is today's settings.
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
@@ -61,24 +60,23 @@ CANDIDATES = {
 def measure(name: str, room_name: str) -> dict[str, list[int]]:
     """Runs in a worker: one candidate, every recording, both states."""
     from voicerelief.commands import load_phrase_table
-    from voicerelief.recognizer import CommandRecognizer, load_model, with_decoder_options
+    from voicerelief.models import find_model
+    from voicerelief.recognizer import CommandRecognizer, load_model
     from voicerelief.session import heard_in_state
 
     candidate = CANDIDATES[name]
     room = next((room for room in ROOMS if room.name == room_name), None)
-    from voicerelief.models import find_model
-
     table = replace(load_phrase_table(), **candidate.table)
-    with tempfile.TemporaryDirectory() as folder:
-        model = load_model(with_decoder_options(find_model(), candidate.decoder, Path(folder)), table)
-    grammars = {context: table.restricted_to(heard_in_state(state, table)) for context, state in CONTEXTS.items()}
+    model = load_model(find_model(), table, candidate.decoder)
+    heard_here = {context: heard_in_state(state, table) for context, state in CONTEXTS.items()}
+    grammars = {context: table.restricted_to(intents) for context, intents in heard_here.items()}
     tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for seed, sample in enumerate(real_samples(shared_data_dir())):
         stream, rate = heard_in(room, sample, seed)
         if candidate.high_pass_hz is not None:
             stream = _high_passed(stream, rate, candidate.high_pass_hz)
-        for context, state in CONTEXTS.items():
-            if sample.expected is not None and sample.expected.name not in heard_in_state(state, table):
+        for context, intents in heard_here.items():
+            if sample.expected is not None and sample.expected.name not in intents:
                 continue
             recognizer = CommandRecognizer(model, grammars[context], rate,
                                            VoiceGate(rate, GateSettings(**candidate.gate)),

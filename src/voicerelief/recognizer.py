@@ -13,6 +13,7 @@ import json
 import logging
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -52,17 +53,24 @@ class Heard:
     seconds: float = 0.0
 
 
-def load_model(model_dir: Path, table: PhraseTable) -> vosk.Model:
-    """Load the model and check that it knows every word of the grammar."""
+def load_model(model_dir: Path, table: PhraseTable, decoder: Mapping[str, str] | None = None) -> vosk.Model:
+    """Load the model and check that it knows every word of the grammar.
+
+    ``decoder`` sets more of the decoder's options (``--beam`` and the like), for benches that try them."""
     require_model(model_dir)
-    options = {} if table.lattice_beam is None else {"--lattice-beam": f"{table.lattice_beam:g}"}
-    # Vosk reads the decoder's options only from the model's folder, and reads all of it while loading:
-    # a folder of links with our own options, gone once loaded, leaves the user's model untouched.
-    try:
-        with tempfile.TemporaryDirectory(prefix="voicerelief-model-") as folder:
-            model = vosk.Model(str(with_decoder_options(model_dir, options, Path(folder))))
-    except OSError as error:
-        log.warning("Using the speech model's own decoder settings: no temporary folder for ours (%s).", error)
+    options = dict(decoder or {})
+    if table.lattice_beam is not None:
+        options["--lattice-beam"] = f"{table.lattice_beam:g}"
+    model = None
+    if options:
+        # Vosk reads the decoder's options only from the model's folder, and reads all of it while loading:
+        # a folder of links with our own options, gone once loaded, leaves the user's model untouched.
+        try:
+            with tempfile.TemporaryDirectory(prefix="voicerelief-model-") as folder:
+                model = vosk.Model(str(_with_decoder_options(model_dir, options, Path(folder))))
+        except OSError as error:
+            log.warning("Using the speech model's own decoder settings: no temporary folder for ours (%s).", error)
+    if model is None:
         model = vosk.Model(str(model_dir))
     unknown = [word for word in table.words() if model.vosk_model_find_word(word) == -1]
     if unknown:
@@ -73,7 +81,7 @@ def load_model(model_dir: Path, table: PhraseTable) -> vosk.Model:
     return model
 
 
-def with_decoder_options(model_dir: Path, options: dict[str, str], folder: Path) -> Path:
+def _with_decoder_options(model_dir: Path, options: dict[str, str], folder: Path) -> Path:
     """A copy of the model in ``folder``, made of links to its files, whose ``conf/model.conf`` has these options."""
     view = folder / model_dir.name
     view.mkdir()

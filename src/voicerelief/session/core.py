@@ -19,7 +19,8 @@ from voicerelief.session.cold_and_heat import TIMERS_OF_HEAT, ColdAndHeat
 from voicerelief.session.events import (AdjustVoice, AlertReport, Effect, Event, Expect, NotUnderstood, Quit, Said,
                                         SpokeDone, TimerFired)
 from voicerelief.session.machine import (ANSWERED_IN_STATE, INTERNAL_TRIGGERS, QUESTION_STATES, STARTING_INTENTS,
-                                         STATES, STRETCH_STATES, TRANSITIONS, heard_in_state, one_trigger_each)
+                                         STATE_NAMES, STATES, STRETCH_STATES, TRANSITIONS, heard_in_state,
+                                         one_trigger_each)
 from voicerelief.session.memory import Memory
 from voicerelief.session.progress import Progress
 from voicerelief.session.screening import Screening
@@ -111,9 +112,8 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
         carers = [{"carers": spoken_names(self.carers)}] if self.carers else []
         red_flags = [{"what": question.heard_as} for question in self.red_flags]
         # The answers suggested in each state, and "yes or no" for the questions asked over any state.
-        states = [state["name"] for state in STATES]
-        asked = sorted({"yes or no"} | {self._answers_in(state) for state in states if state in QUESTION_STATES})
-        between = sorted({self._answers_in(state) for state in states if state not in QUESTION_STATES})
+        asked = sorted({"yes or no"} | {self._answers_in(state) for state in QUESTION_STATES})
+        between = sorted({self._answers_in(state) for state in STATE_NAMES if state not in QUESTION_STATES})
         fills.update({
             "help": [{"answers": answers} for answers in asked],
             "help_between": [{"answers": answers} for answers in between],
