@@ -159,15 +159,30 @@ def test_without_a_carer_the_person_is_told_how_else_to_get_help(tmp_path):
     assert run.store.deliveries() == []
 
 
-def test_an_emergency_offers_the_alert(tmp_path, service):
+def test_a_confirmed_emergency_alerts_the_carer_unless_cancelled(tmp_path, service):
     run = with_carer(tmp_path, service.url)
     run.say("start")
     run.say("yes")
     spoken = run.say("yes")
-    assert spoken[-1] == "Shall I send an alert to Sam? Say yes or no."
-    assert run.say("yes")[0] == "Sending the alert to Sam now."
+    assert spoken[-1] == "Sending an alert to Sam in ten seconds. Say cancel to stop."
+    assert run.wait(seconds=11)[0] == "Sending the alert to Sam now."
     run.until_said("reached")
-    assert "warning sign of a serious back problem" in service.received[0]["message"]
+    message = service.received[0]["message"]
+    assert message.startswith("VoiceRelief EMERGENCY:") and "Call them now; if they do not answer, call 112." in message
+    run.close()
+
+
+def test_silence_after_an_emergency_said_sends_the_alert(tmp_path, service):
+    run = with_carer(tmp_path, service.url)
+    run.first_session_to_rest()
+    assert run.say("i can't feel my legs") == ["You said you cannot feel your legs. Is that right?"]
+    assert run.wait(seconds=21) == ["You said you cannot feel your legs. Is that right?"]
+    spoken = run.wait(seconds=21)
+    assert spoken[0] == "I heard no answer, so I will treat this as an emergency."
+    assert spoken[-1] == "Sending an alert to Sam in ten seconds. Say cancel to stop."
+    assert run.state == "urgent"
+    assert run.wait(seconds=11)[0] == "Sending the alert to Sam now."
+    run.until_said("reached")
     run.close()
 
 
@@ -297,7 +312,7 @@ def test_discreet_alerts_say_nothing_of_symptoms(tmp_path, service):
     run.say("start")
     run.say("yes")
     run.say("yes")
-    run.say("yes")
+    run.wait(seconds=11)
     [message] = service.wait_for_messages(1)
     assert message["message"].startswith("VoiceRelief needs you.") and "back" not in message["message"]
     run.close()

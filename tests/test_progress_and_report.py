@@ -33,11 +33,9 @@ def five_days(run: Harness) -> None:
     run.first_session_to_rest(onset="this morning", pain="eight")
     run.ice_round()
     run.say("yes")
+    run.say("skip")
     run.say("ready")
     run.say("ouch")
-    run.say("skip")
-    run.say("skip")
-    run.say("skip")
     run.say("six")
     run.say("yes")
     for day, before, after in ((1, "six", "five"), (2, "five", "four")):

@@ -43,7 +43,7 @@ def test_random_use_keeps_every_promise(start, sequence):
         urgent_episode = None
         for kind, value in sequence:
             state_before = run.state
-            confirming_flag = run.memory.confirming_flag
+            confirming_flag, flag_said = run.memory.confirming_flag, run.memory.flag_said
             before = len(run.spoken)
             if kind == "say":
                 run.say(value)
@@ -56,15 +56,18 @@ def test_random_use_keeps_every_promise(start, sequence):
             if kind == "say" and value in ("help", "repeat", "stop"):
                 assert new, f"{value!r} got no answer in {state_before}"
             if kind == "say" and value == "emergency":
-                assert "session.urgent_emergency" in [say.key for say in new], f"emergency unheard in {state_before}"
+                assert {"session.emergency_confirm", "session.urgent_again_emergency"} & {say.key for say in new}, \
+                    f"emergency unheard in {state_before}"
             if run.state == "urgent" and state_before != "urgent" and run.memory.episode != urgent_episode:
-                # Only a spoken confirmation locks an episode: never one misheard word.
-                assert kind == "say" and value == "yes" and confirming_flag, (state_before, kind, value)
+                # Only a spoken confirmation locks an episode, never one misheard word; or silence after an
+                # emergency said at any moment, from someone who may not be able to answer.
+                assert confirming_flag and ((kind == "say" and value == "yes") or (kind == "wait" and flag_said)), \
+                    (state_before, kind, value)
                 urgent_episode = run.memory.episode
             if urgent_episode is not None and run.memory.episode == urgent_episode:
                 assert run.state in ("urgent", "idle") or run.memory.confirming_end, run.state
         if urgent_episode is not None:
             guided = [e for e in run.store.events(["ice_on", "heat_on", "stretch"]) if e[1] == urgent_episode]
             locked = [e for e in run.store.events(["red_flag"])
-                      if e[1] == urgent_episode and e[3]["answer"] in ("yes", "not sure")]
+                      if e[1] == urgent_episode and e[3]["answer"] in ("yes", "not sure", "no answer")]
             assert all(g[0] < locked[0][0] for g in guided)

@@ -34,9 +34,10 @@ def test_first_session_disclaimer_red_flags_onset_and_confirmed_pain(run):
 
 def test_a_red_flag_stops_the_protocol(run):
     run.say("start")
-    run.say("no")
-    run.say("no")
-    assert run.say("yes") == ["You said yes to numbness around your bottom. Is that right?"]
+    while run.memory.last_prompt != next(q.ask for q in run.content.red_flags if q.name == "saddle"):
+        run.say("no")
+    assert run.say("yes") == [
+        "You said yes to numbness around your bottom, private parts or inner thighs. Is that right?"]
     spoken = run.say("yes")
     assert "emergency help now" in spoken[0]
     assert run.state == "urgent"
@@ -204,15 +205,11 @@ def test_stretches_count_holds_and_stop_on_pain(run):
     run.say("ready")
     counted = run.wait(seconds=5)
     assert counted[:4] == ["1.", "2.", "3.", "4."] and "And release." in counted
-    assert run.say("ouch")[0].startswith("Stop now.")
-    assert run.state == "stretchIntro" and run.memory.stretch == 2
-    run.say("ready")
-    spoken = run.say("it hurts")
-    assert "stop the stretches for today" in spoken[0]
-    assert run.state == "painAfter"
+    spoken = run.say("ouch")
+    assert spoken[0].startswith("Stop now.") and "No more stretches today" in spoken[0]
+    assert run.state == "painAfter", "pain in a stretch means rest, never the next stretch"
     outcomes = [(r["name"], r["outcome"]) for r in run.records("stretch")]
-    assert outcomes == [("slow breathing", "skipped"), ("back flattening", "stopped"),
-                        ("one knee to chest", "stopped")]
+    assert outcomes == [("slow breathing", "skipped"), ("back flattening", "stopped")]
 
 
 def test_double_knee_only_after_a_comfortable_single_knee(run):
@@ -235,7 +232,7 @@ def test_summary_and_next_round(run):
     assert spoken[0] == "Your pain was 8, and now it is 5."
     assert spoken[1] == "Ice rounds today: 1. Heat sessions today: 0."
     assert spoken[2] == "Your next ice round can start at 11:00."
-    assert spoken[-2].startswith("If you wet yourself, or both legs go weak or numb, call")
+    assert spoken[-2].startswith("Call 1 1 2 at once if you wet or soil yourself")
     assert run.state == "idle"
 
 

@@ -19,7 +19,7 @@ from voicerelief.commands import PhraseTable, load_phrase_table
 from voicerelief.call_numbers import CallNumbers
 from voicerelief.carers import Carer
 from voicerelief.config import Config, numbers_to_call
-from voicerelief.errors import AudioDeviceError, ModelError
+from voicerelief.errors import AudioDeviceError, ContentError, ModelError
 from voicerelief.prompts import Prompts, content_path, load_prompts, placeholders, read_toml
 from voicerelief.protocol import Timings, load_timings
 from voicerelief.red_flags import CAUTION, RedFlagQuestion, load_red_flags
@@ -64,12 +64,15 @@ def load_content(routine_path: Path | None = None, settings: Config | None = Non
     settings = settings or Config()
     required = {f"session.{key}": PROMPT_FIELDS for key in PROMPT_KEYS}
     required.update({f"devices.{key}": {"wake"} for key in DEVICE_PROMPTS})
-    required.update({f"alerts.{key}": {"time"} for key in ALERT_KEYS})
+    required.update({f"alerts.{key}": {"time", "emergency"} for key in ALERT_KEYS})
     prompts = load_prompts(required=required)
     table = load_phrase_table()
     if settings.wake_phrase != table.wake_phrase:
         table = table.with_wake_phrase(settings.wake_phrase)
     red_flags = load_red_flags()
+    unheard = sorted({question.said_as for question in red_flags if question.said_as} - table.intent_names())
+    if unheard:
+        raise ContentError("red_flags.toml", "said_as", f"'{unheard[0]}' is not an intent of commands.toml")
     routine = load_routine(routine_path, {question.name for question in red_flags if question.means == CAUTION})
     return Content(prompts, load_timings(), routine, table, red_flags, numbers_to_call(settings), carers,
                    settings.discreet_alerts)

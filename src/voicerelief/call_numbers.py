@@ -25,6 +25,10 @@ class CallNumbers:
     # How the numbers were chosen: the setting, the system's locale, or the default.
     chosen_by: str
 
+    def chosen_for_this_place(self) -> bool:
+        """False when nothing said where the person is, and the numbers are the default."""
+        return self.chosen_by != "the default"
+
     def spoken_emergency(self) -> str:
         return spoken_digits(self.emergency)
 

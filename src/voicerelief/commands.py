@@ -43,8 +43,9 @@ class PhraseTable:
     between_questions: frozenset[str] = frozenset()
     # Intents whose phrases also count at the end of a short utterance: a call for help said any way at all.
     urgent: frozenset[str] = frozenset()
-    # Decoys left out of a grammar that listens for pain scores.
+    # Decoys, and phrases of intents heard everywhere, left out of a grammar that listens for pain scores.
     not_with_numbers: frozenset[str] = frozenset()
+    phrases_not_with_numbers: frozenset[str] = frozenset()
     # How wide a lattice of rival words the decoder keeps; None leaves the model's own setting.
     lattice_beam: float | None = None
 
@@ -94,6 +95,7 @@ class PhraseTable:
         decoys = self.decoys
         if NUMBER in intent_names:
             decoys = tuple(word for word in decoys if word not in self.not_with_numbers)
+            phrases = {text: intent for text, intent in phrases.items() if text not in self.phrases_not_with_numbers}
         return replace(self, phrases=phrases, decoys=decoys)
 
     def intent_names(self) -> frozenset[str]:
@@ -177,6 +179,9 @@ def load_phrase_table(path: Path | None = None) -> PhraseTable:
 
     # Optional: a table without it listens for the same phrases in every state.
     listening = data.get("listening", {"always": [], "between_questions": [], "urgent": []})
+    phrases_not_with_numbers = listening.get("not_with_numbers", [])
+    if not isinstance(phrases_not_with_numbers, list) or not set(phrases_not_with_numbers) <= set(phrases):
+        raise ContentError(name, "listening.not_with_numbers", "must be a list of phrases of the table")
     known_intents = {intent.name for intent in phrases.values()}
     groups = []
     for key in ("always", "between_questions", "urgent"):
@@ -189,7 +194,8 @@ def load_phrase_table(path: Path | None = None) -> PhraseTable:
         groups.append(frozenset(listed))
 
     return PhraseTable(phrases, tuple(decoys), float(floor), normalize(wake), groups[0], groups[1], groups[2],
-                       frozenset(not_with_numbers), None if lattice_beam is None else float(lattice_beam))
+                       frozenset(not_with_numbers), frozenset(phrases_not_with_numbers),
+                       None if lattice_beam is None else float(lattice_beam))
 
 
 def _table(data: dict, key: str, name: str) -> dict:

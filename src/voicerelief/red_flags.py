@@ -8,10 +8,13 @@ from pathlib import Path
 from voicerelief.errors import ContentError
 from voicerelief.prompts import content_path, table_entries
 
-EMERGENCY, TODAY, CAUTION = "emergency", "today", "caution"
-MEANINGS = (EMERGENCY, TODAY, CAUTION)
+EMERGENCY, TODAY, CAUTION, GATE = "emergency", "today", "caution", "gate"
+MEANINGS = (EMERGENCY, TODAY, CAUTION, GATE)
+# A yes to these is noted and the questions go on; to the others it is confirmed and stops the guidance.
+NOTED = (CAUTION, GATE)
 FIRST, LATER = "first", "later"
-KEYS = {"name", "means", "asked", "ask", "heard_as", "only_if", "why"}
+TEXT_KEYS = ("name", "ask", "heard_as", "only_if", "why", "then_say", "said_as", "said_back")
+KEYS = {"means", "asked", *TEXT_KEYS}
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,9 @@ class RedFlagQuestion:
     heard_as: str
     only_if: str = ""
     why: str = ""
+    then_say: str = ""
+    said_as: str = ""
+    said_back: str = ""
 
     @property
     def key(self) -> str:
@@ -36,7 +42,7 @@ def load_red_flags(path: Path | None = None) -> tuple[RedFlagQuestion, ...]:
     questions: list[RedFlagQuestion] = []
     for where, entry in table_entries(path, "question", KEYS, "question setting"):
         text = {key: _text(entry, key, file, where, required=key in ("name", "ask", "heard_as"))
-                for key in ("name", "ask", "heard_as", "only_if", "why")}
+                for key in TEXT_KEYS}
         means, asked = entry.get("means"), entry.get("asked")
         if means not in MEANINGS:
             raise ContentError(file, f"{where}.means", f"must be one of {', '.join(MEANINGS)}")
@@ -44,6 +50,10 @@ def load_red_flags(path: Path | None = None) -> tuple[RedFlagQuestion, ...]:
             raise ContentError(file, f"{where}.asked", f"must be {FIRST!r} or {LATER!r}")
         if means == CAUTION and not text["why"]:
             raise ContentError(file, f"{where}.why", "a caution needs the sentence that explains it")
+        if bool(text["said_as"]) != bool(text["said_back"]):
+            raise ContentError(file, f"{where}.said_back", "said_as and said_back go together")
+        if text["said_as"] and means != EMERGENCY:
+            raise ContentError(file, f"{where}.said_as", "only an emergency symptom is heard at any moment")
         if text["only_if"] and text["only_if"] not in {q.name for q in questions if q.asked == asked}:
             raise ContentError(file, f"{where}.only_if", f"names no earlier question ({text['only_if']!r})")
         questions.append(RedFlagQuestion(means=means, asked=asked, **text))
@@ -53,7 +63,15 @@ def load_red_flags(path: Path | None = None) -> tuple[RedFlagQuestion, ...]:
     names = [q.name for q in questions]
     if len(set(names)) != len(names):
         raise ContentError(file, "question", "two questions have the same name")
+    said = [q.said_as for q in questions if q.said_as]
+    if len(set(said)) != len(said):
+        raise ContentError(file, "question", "two questions are said_as the same intent")
     return tuple(questions)
+
+
+def said_symptom(questions: tuple[RedFlagQuestion, ...], intent: str) -> RedFlagQuestion | None:
+    """The question whose symptom a phrase said at any moment names ("wet myself"), or None."""
+    return next((question for question in questions if question.said_as == intent), None)
 
 
 def _text(entry: dict, key: str, file: str, where: str, required: bool) -> str:

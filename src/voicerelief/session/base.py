@@ -37,7 +37,7 @@ class SessionBase:
     # Bound to each instance by `transitions`.
     trigger: Callable[[str], bool]
     # Supplied by the call-for-help phase, used by screening after an emergency.
-    offer_alert: Callable[[], None]
+    after_emergency_advice: Callable[[], None]
 
     def _ice_minutes_left(self) -> int | None:
         if not self.memory.ice_due:

@@ -1,7 +1,7 @@
 """Calling for help: an alert to the carers, from any state, with a spoken countdown that silence lets through.
 
-The person may not be able to press anything, so nothing needs pressing: "call for
-help" starts a ten-second countdown that only "cancel" stops. While an alert is open
+The person may not be able to press anything, so nothing needs pressing: "get help",
+or a confirmed emergency, starts a ten-second countdown that only "cancel" stops. While an alert is open
 the assistant also calls out in the room once a minute, for anyone in the house who
 is not on the network. It never says help is coming: only what the services said.
 """
@@ -19,7 +19,10 @@ COUNTDOWN_SECONDS = 10
 ICE_OVERDUE_MINUTES = 5
 ROOM_CALL_SECONDS = 60
 ROOM_CALLS = 10
-TIMERS_OF_ALERTS = ("alert_send", "room_call")
+# With no carer to alert, the emergency advice is said again this often, until the person answers.
+ADVICE_REPEAT_SECONDS = 60
+ADVICE_REPEATS = 10
+TIMERS_OF_ALERTS = ("alert_send", "room_call", "advice_repeat")
 
 
 class CallForHelp(SessionBase):
@@ -30,9 +33,29 @@ class CallForHelp(SessionBase):
         elif memory.alert_id:
             self._say("session.alert_open", carers=spoken_names(self.carers))
         else:
-            memory.alert_countdown = True
-            self._start("alert_send", seconds=COUNTDOWN_SECONDS)
-            self._say("session.alert_countdown", urgency=1, carers=spoken_names(self.carers))
+            self._count_down_to_alert("help")
+
+    def after_emergency_advice(self) -> None:
+        """Nobody is left in silence: the carers are alerted unless the person says cancel, or, with no
+        carer, the advice is said again every minute until the person answers."""
+        memory = self.memory
+        if self.carers and not memory.alert_id and not memory.alert_countdown:
+            self._count_down_to_alert("red_flag")
+        elif not self.carers:
+            memory.advice_repeats_left = ADVICE_REPEATS
+            self._start("advice_repeat", seconds=ADVICE_REPEAT_SECONDS)
+
+    def stop_repeating_advice(self) -> None:
+        """The person answered: they can hear, and the advice need not be said again."""
+        if self.memory.advice_repeats_left:
+            self.memory.advice_repeats_left = 0
+            self._cancel("advice_repeat")
+
+    def _count_down_to_alert(self, kind: str) -> None:
+        memory = self.memory
+        memory.alert_countdown, memory.countdown_kind = True, kind
+        self._start("alert_send", seconds=COUNTDOWN_SECONDS)
+        self._say("session.alert_countdown", urgency=1, carers=spoken_names(self.carers))
 
     def tell_open_alert(self) -> None:
         """After a restart: an alert still open is still being sent, and can still be called off."""
@@ -45,28 +68,11 @@ class CallForHelp(SessionBase):
         """The ten seconds to say "cancel" begin when the person has heard that they can."""
         self._start("alert_send", seconds=COUNTDOWN_SECONDS)
 
-    def offer_alert(self) -> None:
-        """After a confirmed emergency: ask, since a carer may be the quickest help in reach."""
-        if self.carers and not self.memory.alert_id:
-            self.memory.offering_alert = True
-            self._ask("session.alert_offer", carers=spoken_names(self.carers))
-
     def alert_if_ice_unanswered(self, minutes_overdue: int) -> None:
         """A lower-priority alert, once: no countdown (nobody answers) and no calls in the room."""
         memory = self.memory
         if self.carers and not memory.alert_id and minutes_overdue >= ICE_OVERDUE_MINUTES:
             self._send_alert("ice_overdue", call_the_room=False)
-
-    def on_alert_offer_answer(self, intent: str) -> None:
-        memory = self.memory
-        if intent not in ("yes", "no"):
-            self._say("session.reprompt", answers="yes or no")
-            return
-        memory.offering_alert = False
-        if intent == "yes":
-            self._send_alert("red_flag")
-        else:
-            self._say("session.alert_not_sent")
 
     def cancel_alert(self) -> bool:
         """"Cancel" while an alert counts down or is open: True when it was about the alert."""
@@ -90,7 +96,12 @@ class CallForHelp(SessionBase):
         memory = self.memory
         if name == "alert_send" and memory.alert_countdown:
             memory.alert_countdown = False
-            self._send_alert("help")
+            self._send_alert(memory.countdown_kind)
+        elif name == "advice_repeat" and memory.advice_repeats_left:
+            memory.advice_repeats_left -= 1
+            self.remind_urgent()
+            if memory.advice_repeats_left:
+                self._start("advice_repeat", seconds=ADVICE_REPEAT_SECONDS)
         elif name == "room_call" and memory.alert_id:
             memory.room_calls += 1
             self._say("session.alert_room_call", urgency=3)
@@ -120,7 +131,9 @@ class CallForHelp(SessionBase):
         memory.alert_sent_at = self.now.isoformat()
         memory.alert_failing_said, memory.room_calls = False, 0
         message = "alerts.discreet" if self.discreet_alerts else f"alerts.{kind}"
-        self._emit(SendAlert(memory.alert_id, kind, self._text(message, time=clock_time(self.now)), self.carers))
+        # A carer reads the number: digits as written, not as spoken.
+        text = self.prompts.say(message, time=clock_time(self.now), emergency=self.numbers.emergency)
+        self._emit(SendAlert(memory.alert_id, kind, text, self.carers))
         self._record("alert", {"id": memory.alert_id, "kind": kind})
         if call_the_room:
             self._say("session.alert_sending", urgency=1, carers=spoken_names(self.carers))

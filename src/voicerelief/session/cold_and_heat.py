@@ -12,10 +12,13 @@ TIMERS_OF_HEAT = ("heat_due", "heat_remind")
 
 class ColdAndHeat(SessionBase):
     def ice_allowed(self) -> bool:
-        memory = self.memory
-        if memory.cold_stopped_on == self.now.date().isoformat():
+        if self.skin_rests_today():
             return False
         return self._hours_since_onset() < self.timings.ice_window_hours
+
+    def skin_rests_today(self) -> bool:
+        """Skin still numb, or damaged, earlier today: no ice and no heat on it until tomorrow."""
+        return self.memory.cold_stopped_on == self.now.date().isoformat()
 
     def first_round(self) -> bool:
         return not self.memory.ice_rounds and not self.memory.heat_rounds
@@ -28,9 +31,10 @@ class ColdAndHeat(SessionBase):
         return self.memory.ice_part == 1
 
     def explain_no_ice(self) -> None:
-        key = "session.ice_not_today" if self.memory.cold_stopped_on == self.now.date().isoformat() \
-            else "session.ice_too_late"
-        self._say(key)
+        self._say("session.ice_too_late")
+
+    def explain_skin_rest(self) -> None:
+        self._say("session.ice_not_today")
 
     def stop_cold_for_today(self) -> None:
         """Blisters, or skin that stays white or hard: no cold today, and a pharmacist or doctor to look."""

@@ -29,35 +29,39 @@ from voicerelief.session.stretches import TIMERS_OF_STRETCH, Stretches, counts_s
 # Every prompt the session speaks, and the placeholders any prompt may use: checked at start.
 PROMPT_KEYS = frozenset({
     "alert_acknowledged", "alert_called_off", "alert_cancelled", "alert_countdown", "alert_expired", "alert_failing",
-    "alert_none", "alert_ice_overdue", "alert_not_sent", "alert_offer", "alert_open", "alert_reached",
-    "alert_resumed", "alert_room_call", "alert_sending",
+    "alert_none", "alert_ice_overdue", "alert_open", "alert_reached", "alert_resumed", "alert_room_call",
+    "alert_sending",
     "cold_or_heat", "confirm_end", "disclaimer", "emergency_confirm", "ended", "ended_with_ice", "faster",
     "getting_up", "goodbye", "guidance_stopped", "heat_done", "heat_on", "heat_ready", "heat_remove",
-    "heat_remove_again", "help", "help_between", "help_more", "help_more_between", "ice_back", "ice_first_off",
+    "heat_remove_again", "help", "help_between", "help_more", "help_more_between", "help_urgent", "ice_back", "ice_first_off",
     "ice_halfway", "ice_not_today", "ice_off", "ice_on", "ice_one_minute", "ice_ready", "ice_remove",
     "ice_remove_again", "ice_remove_urgent", "ice_round_done", "ice_second", "ice_too_late", "idle", "late_deadline",
-    "louder", "medication", "next_heat", "next_ice", "not_ended", "not_now", "not_understood", "offer_help", "onset",
+    "louder", "medication", "next_heat", "next_ice", "no_answer_emergency", "not_ended", "not_now", "not_understood", "number_not_set",
+    "offer_help", "onset",
     "pain_after", "pain_before", "pain_confirm", "paused", "progress_none", "progress_pain", "progress_rounds",
     "quieter", "reassure", "recheck_intro", "redflag_ask_again", "redflag_confirm", "redflag_confirm_unsure",
     "redflag_intro", "reprompt", "rest", "restored_heat", "restored_ice", "restored_ice_off", "resumed",
     "safety_net", "see_someone", "see_someone_recurring", "see_someone_worse", "session_end", "skin_check",
     "skin_damaged", "skin_still_numb", "slower", "stay_active", "still_paused", "stretch_begin", "stretch_count",
-    "stretch_done", "stretch_hold", "stretch_hurt", "stretch_hurt_again", "stretch_intro", "stretch_left_out",
+    "stretch_done", "stretch_hold", "stretch_hurt", "stretch_intro", "stretch_left_out",
     "stretch_offer", "stretch_release", "stretch_rep", "stretch_rest", "stretch_rules", "stretch_side",
     "stretch_skipped_double", "stretch_step", "stretches_finished", "stretches_none", "summary_pain", "summary_rounds",
+    "symptom_confirm", "symptom_misheard",
     "time_left_heat", "time_left_ice", "time_left_ice_off", "time_left_none", "urgent_again_emergency",
     "urgent_again_today", "urgent_emergency", "urgent_take_off", "urgent_today", "urgent_today_no_line", "welcome",
     "welcome_back",
 })
 PROMPT_FIELDS = frozenset({"after", "answers", "before", "best", "carer", "carers", "count", "elapsed", "emergency", "first", "heat",
                            "heat_today", "ice", "ice_today", "late", "latest", "left", "minutes", "name", "names", "rep",
-                           "reps", "score", "seconds", "side", "step", "time", "timer", "urgent", "what"})
+                           "reps", "score", "seconds", "side", "step", "symptom", "time", "timer", "urgent", "what"})
 
 MOST_ANSWERS_SUGGESTED = 4
 # The messages a carer reads, each with the time it was written.
 ALERT_KEYS = frozenset({"help", "red_flag", "ice_overdue", "cancelled", "test", "discreet"})
 # Timers that count from the end of what was said, not from when it was decided (rendering takes time).
 COUNTED_FROM_SPEECH_END = frozenset({"silence", "alert_send"})
+# States where a timer runs: resuming there says the time left, not the prompt that began it.
+TIMED_STATES = frozenset({"iceOn", "iceOff", "heatOn"})
 # Intents handled the same way in every state.
 VOICE_STEPS = {"slower": AdjustVoice(rate_step=-20), "faster": AdjustVoice(rate_step=20),
                "louder": AdjustVoice(volume_step=0.15), "quieter": AdjustVoice(volume_step=-0.15)}
@@ -98,7 +102,8 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
         routine, the red-flag questions, the carers, the timings, the answers each state suggests) or from a
         small range (pain scores). Clock times, counts of rounds and time left are not."""
         filled_by_text = {"emergency", "urgent"}
-        texts = [text for question in self.red_flags for text in (question.ask, question.why) if text]
+        texts = [text for question in self.red_flags for text in (question.ask, question.why, question.then_say)
+                 if text]
         for name, fills in self._foreseeable_fills().items():
             key = f"session.{name}"
             needed = placeholders(self.prompts.texts[key]) - filled_by_text
@@ -121,6 +126,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
             "pain_confirm": [{"score": score} for score in range(11)],
             "redflag_confirm": red_flags,
             "redflag_confirm_unsure": red_flags,
+            "symptom_confirm": [{"symptom": question.said_back} for question in self.red_flags if question.said_back],
             # Halfway is said from the clock, so a minute either side of it.
             "ice_halfway": [{"minutes": minutes} for minutes in (half - 1, half, half + 1)],
             "heat_on": [{"minutes": self.timings.heat_minutes}],
@@ -132,8 +138,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
             "stretch_rep": [{"rep": rep, "reps": stretch.reps} for stretch in routine
                             for rep in range(1, stretch.reps + 1)],
         })
-        for name in ("alert_open", "alert_countdown", "alert_sending", "alert_called_off", "alert_offer",
-                     "alert_ice_overdue"):
+        for name in ("alert_open", "alert_countdown", "alert_sending", "alert_called_off", "alert_ice_overdue"):
             fills[name] = carers
         for name in ("alert_reached", "alert_acknowledged", "alert_expired"):
             fills[name] = [{"carer": carer} for carer in self.carers]
@@ -158,7 +163,9 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
     def handle(self, event: Event, now: datetime) -> list[Effect]:
         self.now = now
         if isinstance(event, SpokeDone):
-            if self._is_question() and not self.memory.paused and not self.memory.confirming_end:
+            if self.memory.flag_said:
+                self._start("silence", seconds=self.timings.reprompt_seconds)
+            elif self._is_question() and not self.memory.paused and not self.memory.confirming_end:
                 self._start("silence", seconds=self._silence_delay())
             if self.memory.alert_countdown:
                 self.restart_countdown()
@@ -185,7 +192,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
         """A session is under way, or a yes-or-no is asked: answers need no wake phrase now."""
         memory = self.memory
         return (self.state not in ("idle", "urgent") or memory.confirming_end or bool(memory.confirming_flag)
-                or memory.offering_alert or memory.alert_countdown)
+                or memory.alert_countdown)
 
     def listening_for(self) -> frozenset[str]:
         """Every intent the session acts on now: what the recognizer should listen for."""
@@ -198,17 +205,15 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
         self._restart_silence()
         if said.intent != "help":
             memory.help_given = False
-        if said.intent == "emergency":
+        self.stop_repeating_advice()
+        if self.is_emergency_said(said.intent):
             memory.confirming_end = False
-            self.hear_emergency()
+            self.hear_emergency(said.intent)
             return
         if said.intent == "call_help":
             self.on_call_for_help()
             return
         if said.intent == "cancel" and self.cancel_alert():
-            return
-        if memory.offering_alert:
-            self.on_alert_offer_answer(said.intent)
             return
         if memory.confirming_flag:
             self.on_flag_answer(said.intent)
@@ -283,7 +288,11 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
         elif intent == "resume" and memory.paused:
             memory.paused = False
             self._say("session.resumed")
-            self._repeat_last_prompt()
+            if self.state in TIMED_STATES:
+                # Not "I will tell you when twenty minutes are up": some of them have gone.
+                self._say_time_left()
+            else:
+                self._repeat_last_prompt()
         elif intent == "goodbye" and self.state == "idle":
             self._say("session.goodbye")
             self._emit(Quit())
@@ -293,6 +302,9 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
 
     def _say_help(self) -> None:
         """What can be said now: the answers to this moment first, then what else is listened for."""
+        if self.state == "urgent" and not self._asking_yes_or_no():
+            self._say("session.help_urgent")
+            return
         key = "session.help" if self._is_question() else "session.help_between"
         self._say(key, answers=self._answers())
 
@@ -361,6 +373,9 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
 
     def _on_silence(self) -> None:
         memory = self.memory
+        if memory.flag_said:
+            self.on_said_flag_silence()
+            return
         if memory.paused or not self._is_question():
             return
         memory.silence += 1
@@ -437,7 +452,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
     def _asking_yes_or_no(self) -> bool:
         """One of the questions asked over whatever the state asks: end?, is that right?, send an alert?"""
         memory = self.memory
-        return memory.confirming_end or bool(memory.confirming_flag) or memory.offering_alert
+        return memory.confirming_end or bool(memory.confirming_flag)
 
     def _silence_delay(self) -> int:
         """Seconds from now to the next step of the silence ladder: re-prompt, offer help, pause."""

@@ -69,9 +69,14 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "number", "source": "confirmPainBefore", "dest": "confirmPainBefore"},
     {"trigger": "yes", "source": "confirmPainBefore", "dest": "rest"},
     # After rest: the choice of ice or heat at the first round; ice in the first days, heat after.
+    # Skin still numb or damaged today: neither ice nor heat until tomorrow, stretches instead.
+    {"trigger": "next", "source": "rest", "dest": "stretchOffer", "conditions": "skin_rests_today",
+     "before": "explain_skin_rest"},
     {"trigger": "next", "source": "rest", "dest": "coldOrHeat", "conditions": ["ice_allowed", "first_round"]},
     {"trigger": "next", "source": "rest", "dest": "iceReady", "conditions": ["ice_allowed", "ice_chosen"]},
     {"trigger": "next", "source": "rest", "dest": "heatReady"},
+    {"trigger": ["start_ice", "start_heat"], "source": BETWEEN_ACTIVITIES, "dest": "stretchOffer",
+     "conditions": "skin_rests_today", "before": "explain_skin_rest"},
     {"trigger": "start_ice", "source": BETWEEN_ACTIVITIES, "dest": "iceReady", "conditions": "ice_allowed"},
     {"trigger": "start_ice", "source": BETWEEN_ACTIVITIES, "dest": "heatReady", "after": "explain_no_ice"},
     {"trigger": "start_heat", "source": BETWEEN_ACTIVITIES, "dest": "heatReady"},
@@ -111,8 +116,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "skip", "source": STRETCH_STATES, "dest": "stretchIntro",
      "conditions": "advance_stretch", "before": "skip_stretch"},
     {"trigger": "skip", "source": STRETCH_STATES, "dest": "painAfter", "before": ["skip_stretch", "finish_routine"]},
-    {"trigger": "hurts", "source": STRETCH_STATES, "dest": "stretchIntro", "conditions": "first_hurt_and_more",
-     "before": "stop_stretch"},
+    # Pain in a stretch ends the stretches for the day: back to rest, then the pain check.
     {"trigger": "hurts", "source": STRETCH_STATES, "dest": "painAfter", "before": "stop_routine"},
     # Pain after, confirmed, then the summary.
     {"trigger": "number", "source": "painAfter", "dest": "confirmPainAfter"},

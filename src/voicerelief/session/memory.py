@@ -32,6 +32,8 @@ class Memory:
     # A red-flag answer waiting to be confirmed: a question's name, or the emergency phrase.
     confirming_flag: str = ""
     flag_unsure: bool = False
+    # The flag being confirmed was said at some moment ("I wet myself"), not answered to a question.
+    flag_said: bool = False
     # The question that was waiting when the emergency phrase cut in, asked again if it was not an emergency.
     interrupted_prompt: str = ""
     # Advice given once per episode (reassurance, getting up, ...), by prompt key.
@@ -51,14 +53,17 @@ class Memory:
     hurts: int = 0
     uncomfortable: list[str] = field(default_factory=list)
     paused: bool = False
-    # Calling a carer: the spoken countdown, the open alert, the offer after a red flag, the room calls made.
+    # Calling a carer: the spoken countdown, the open alert, the room calls made.
     alert_countdown: bool = False
+    # What the counting-down alert is about: a call for help, or a confirmed emergency.
+    countdown_kind: str = "help"
     alert_id: str = ""
     # When the open alert was first asked for (ISO time): said again after a restart.
     alert_sent_at: str = ""
     alert_failing_said: bool = False
-    offering_alert: bool = False
     room_calls: int = 0
+    # After emergency advice with no carer to alert: how many more times it is said, unless the person answers.
+    advice_repeats_left: int = 0
     # The short help list was just given: "help" again gives the rest.
     help_given: bool = False
     confirming_end: bool = False

@@ -79,6 +79,6 @@ class Progress(SessionBase):
         if memory.ice_rounds and self.ice_allowed():
             last = time_of(memory.ice_rounds[-1])
             self._say("session.next_ice", time=clock_time(last + timedelta(hours=self.timings.ice_next_round_hours)))
-        else:
-            last = time_of(memory.heat_rounds[-1]) if memory.heat_rounds else self.now
+        elif memory.heat_rounds:
+            last = time_of(memory.heat_rounds[-1])
             self._say("session.next_heat", time=clock_time(last + timedelta(hours=self.timings.heat_next_round_hours)))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from voicerelief.red_flags import CAUTION, EMERGENCY, FIRST, LATER, TODAY, RedFlagQuestion
+from voicerelief.red_flags import EMERGENCY, FIRST, LATER, NOTED, TODAY, RedFlagQuestion, said_symptom
 from voicerelief.session.base import SessionBase
 from voicerelief.session.cold_and_heat import TIMERS_OF_HEAT, TIMERS_OF_ICE
 from voicerelief.session.stretches import TIMERS_OF_STRETCH
 from voicerelief.session.events import Say
 
-# What `confirming_flag` holds when the emergency phrase, not a question, is being confirmed.
+# What `confirming_flag` holds when the bare word "emergency", not a symptom, is being confirmed.
 EMERGENCY_PHRASE = "emergency phrase"
+# Unanswered, the confirmation of an emergency said at any moment is asked again once, then taken as a yes:
+# a person who said "I can't feel my legs" and then nothing may not be able to answer.
+SAID_FLAG_SILENCES = 2
 # A third episode or more: spasms that keep coming back are worth a clinician's look.
 RECURRING_EPISODES = 3
 
@@ -28,13 +31,16 @@ class Screening(SessionBase):
         return self._next_question_index() is not None
 
     def answer_needs_confirming(self) -> bool:
-        return self._question().means != CAUTION
+        return self._question().means not in NOTED
 
     def note_caution(self) -> None:
+        """A yes to a caution or a gate: noted for the episode, and what must be known at once is said."""
         question = self._question()
-        if question.means == CAUTION and question.name not in self.memory.yes_answers:
+        if question.means in NOTED and question.name not in self.memory.yes_answers:
             self.memory.yes_answers.append(question.name)
             self._record("caution", {"question": question.name})
+            if question.then_say:
+                self._say_text(question.then_say, f"{question.key}.then_say")
 
     def ask_next_red_flag(self) -> None:
         index = self._next_question_index()
@@ -52,6 +58,8 @@ class Screening(SessionBase):
         self._record("episode_start", {"episode": memory.episode})
         self._record("session_start", {"episode": memory.episode})
         self._say("session.disclaimer")
+        if not self.numbers.chosen_for_this_place():
+            self._say_once("session.number_not_set")
         if memory.episode >= RECURRING_EPISODES:
             self._say("session.see_someone_recurring")
         self._say("session.redflag_intro")
@@ -85,44 +93,71 @@ class Screening(SessionBase):
     def confirm_unsure(self) -> None:
         self.confirm_red_flag(unsure=True)
 
-    def hear_emergency(self) -> None:
-        """The emergency phrase, in any state: the advice at once, then whether to stop the guidance."""
+    def is_emergency_said(self, intent: str) -> bool:
+        """The bare word, or a phrase naming an emergency symptom ("wet myself")."""
+        return intent == "emergency" or said_symptom(self.red_flags, intent) is not None
+
+    def hear_emergency(self, intent: str) -> None:
+        """An emergency said in any state. The symptom is confirmed ("You said you wet yourself. Is that
+        right?"), the bare word asked about ("Is this an emergency?"); the advice comes with the yes, and
+        once given it is never taken back. Already locked as an emergency, the advice is said again."""
         memory = self.memory
-        self._say_tier_advice(EMERGENCY)
         if memory.urgent and memory.urgent_tier == EMERGENCY:
+            self.remind_urgent()
             return
-        memory.interrupted_prompt = memory.last_prompt
-        memory.confirming_flag, memory.flag_unsure = EMERGENCY_PHRASE, False
-        self._cancel("silence")
-        self._ask("session.emergency_confirm")
+        if not memory.flag_said:
+            memory.interrupted_prompt = memory.last_prompt
+        symptom = said_symptom(self.red_flags, intent)
+        memory.confirming_flag = symptom.name if symptom else EMERGENCY_PHRASE
+        memory.flag_unsure, memory.flag_said, memory.silence = False, True, 0
+        if symptom:
+            self._ask("session.symptom_confirm", urgency=1, symptom=symptom.said_back)
+        else:
+            self._ask("session.emergency_confirm", urgency=1)
+        self._start("silence", seconds=self.timings.reprompt_seconds)
 
     def on_flag_answer(self, intent: str) -> None:
         """The answer to "is that right?": a yes locks the episode, a no takes the answer back."""
         memory = self.memory
-        flag, unsure = memory.confirming_flag, memory.flag_unsure
+        flag, unsure, said = memory.confirming_flag, memory.flag_unsure, memory.flag_said
         if intent not in ("yes", "no"):
             self._say("session.reprompt", answers="yes or no")
             return
-        memory.confirming_flag, memory.flag_unsure = "", False
+        memory.confirming_flag, memory.flag_unsure, memory.flag_said = "", False, False
         if intent == "no":
             self._record("red_flag", {"question": flag, "answer": "not confirmed"})
-            if flag == EMERGENCY_PHRASE:
+            if said:
                 memory.last_prompt = memory.interrupted_prompt
-                self._say("session.not_ended")
+                self._say("session.symptom_misheard")
                 self._repeat_last_prompt()
             else:
                 self._say("session.redflag_ask_again")
                 self._ask_question()
             return
-        tier = EMERGENCY if flag == EMERGENCY_PHRASE else TODAY if unsure else self._question().means
+        tier = EMERGENCY if flag == EMERGENCY_PHRASE else TODAY if unsure else self._question_named(flag).means
         self._record("red_flag", {"question": flag, "answer": "not sure" if unsure else "yes", "means": tier})
-        self._stop_for_safety(tier, advice_given=flag == EMERGENCY_PHRASE)
+        self._stop_for_safety(tier, self._question_named(flag))
+
+    def on_said_flag_silence(self) -> None:
+        """No answer to the confirmation of an emergency said at any moment: ask once more, then act on it."""
+        memory = self.memory
+        memory.silence += 1
+        if memory.silence < SAID_FLAG_SILENCES:
+            self._repeat_last_prompt()
+            self._start("silence", seconds=self.timings.reprompt_seconds)
+            return
+        flag = memory.confirming_flag
+        memory.confirming_flag, memory.flag_unsure, memory.flag_said = "", False, False
+        self._record("red_flag", {"question": flag, "answer": "no answer", "means": EMERGENCY})
+        self._say("session.no_answer_emergency", urgency=1)
+        self._stop_for_safety(EMERGENCY, self._question_named(flag))
 
     def remind_urgent(self) -> None:
         self._say(f"session.urgent_again_{self.memory.urgent_tier}", urgency=1)
 
-    def _stop_for_safety(self, tier: str, advice_given: bool) -> None:
-        """Lock the episode in its tier: no ice, heat or stretches until a new episode."""
+    def _stop_for_safety(self, tier: str, question: RedFlagQuestion | None) -> None:
+        """Lock the episode in its tier: no ice, heat or stretches until a new episode. An emergency is
+        never left in silence (`after_emergency_advice`)."""
         memory = self.memory
         if not memory.urgent or tier == EMERGENCY:
             memory.urgent_tier = tier
@@ -132,21 +167,23 @@ class Screening(SessionBase):
         if memory.ice_due or memory.heat_due:
             self._say("session.urgent_take_off", urgency=1)
         memory.ice_due = memory.ice_back_at = memory.heat_due = ""
-        if not advice_given:
-            self._say_tier_advice(memory.urgent_tier)
+        self._say_tier_advice(memory.urgent_tier)
+        if question and question.then_say:
+            self._say_text(question.then_say, f"{question.key}.then_say", urgency=1)
         self._say("session.guidance_stopped")
         self.trigger("declare_urgent")
         if memory.urgent_tier == EMERGENCY:
-            self.offer_alert()
+            self.after_emergency_advice()
 
     def _say_tier_advice(self, tier: str) -> None:
+        """The advice is what "repeat" says from now on: no question is waiting any more."""
         numbers = self.numbers
         if tier == EMERGENCY:
-            self._say("session.urgent_emergency", urgency=1)
+            self._ask("session.urgent_emergency", urgency=1)
         elif numbers.urgent:
-            self._say("session.urgent_today", urgency=1)
+            self._ask("session.urgent_today", urgency=1)
         else:
-            self._say("session.urgent_today_no_line", urgency=1)
+            self._ask("session.urgent_today_no_line", urgency=1)
 
     def _open_session(self, screening: str) -> None:
         memory = self.memory
@@ -161,6 +198,9 @@ class Screening(SessionBase):
     def _question(self) -> RedFlagQuestion:
         return self._questions()[self.memory.red_flag]
 
+    def _question_named(self, name: str) -> RedFlagQuestion | None:
+        return next((question for question in self.red_flags if question.name == name), None)
+
     def _next_question_index(self) -> int | None:
         questions = self._questions()
         for index in range(self.memory.red_flag + 1, len(questions)):
@@ -172,7 +212,10 @@ class Screening(SessionBase):
     def _ask_question(self) -> None:
         question = self._question()
         self.memory.last_prompt = question.ask
-        self._emit(Say(question.ask, question.key))
+        self._say_text(question.ask, question.key)
+
+    def _say_text(self, text: str, key: str, urgency: int = 0) -> None:
+        self._emit(Say(text, key, urgency))
 
     def _pain_not_gone(self) -> bool:
         """Advice to see someone is for pain that lingers, never for pain that has gone."""

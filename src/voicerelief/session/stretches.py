@@ -17,9 +17,6 @@ class Stretches(SessionBase):
     def advance_stretch(self) -> bool:
         return self._next_stretch_index() is not None
 
-    def first_hurt_and_more(self) -> bool:
-        return self.memory.hurts == 0 and self.advance_stretch()
-
     def no_safe_stretch(self) -> bool:
         return not any(self._is_safe(stretch) for stretch in self.routine)
 
@@ -50,21 +47,13 @@ class Stretches(SessionBase):
         self._record("stretch", {"name": stretch.name, "outcome": "skipped"})
         self._move_to_next_stretch()
 
-    def stop_stretch(self) -> None:
-        self._stop_current_stretch()
-        self.memory.uncomfortable.append(self._stretch().name)
-        self._say("session.stretch_hurt", urgency=1)
-        self._move_to_next_stretch()
-
     def stop_routine(self) -> None:
-        self._stop_current_stretch()
-        self._say("session.stretch_hurt" if self.memory.hurts == 1 else "session.stretch_hurt_again", urgency=1)
-
-    def _stop_current_stretch(self) -> None:
-        """Pain during a stretch: end it at once, count it, and record it."""
+        """Pain during a stretch: end it at once, and the stretches for today; rest comes first."""
         self._cancel_stretch_timers()
         self.memory.hurts += 1
+        self.memory.uncomfortable.append(self._stretch().name)
         self._record("stretch", {"name": self._stretch().name, "outcome": "stopped"})
+        self._say("session.stretch_hurt", urgency=1)
 
     def finish_routine(self) -> None:
         self._cancel_stretch_timers()
