@@ -123,8 +123,7 @@ def test_a_symptom_said_is_confirmed_as_the_symptom_and_a_no_carries_on(run):
     run.first_session_to_rest()
     run.ice_on()
     assert run.say("i can't feel my legs") == ["You said you cannot feel your legs. Is that right?"]
-    assert run.say("no") == ["Sorry, I misheard. We carry on.",
-                             "Ice is on. I will tell you when twenty minutes are up."]
+    assert run.say("no") == ["Sorry, I misheard. We carry on.", "The ice has 20 minutes and 0 seconds to go."]
     assert run.state == "iceOn" and not run.memory.urgent
     assert run.say("i wet myself") == ["You said you wet yourself. Is that right?"]
     spoken = run.say("yes")
@@ -211,12 +210,15 @@ def test_the_first_round_offers_ice_or_heat_and_heat_stays_the_choice(run):
     assert run.state == "heatReady"
 
 
-@pytest.mark.parametrize("path, must_say", [
-    ("ice first", ("Do not lie on the pack.", "Take it off at once if it burns.", "if you might fall asleep")),
-    ("ice again", ("Do not lie on it.", "If it still feels numb, say skip.")),
-    ("heat", ("Do not lie on it.", "Take it off at once if it burns.", "if you might fall asleep")),
+@pytest.mark.parametrize("path, must_say, once_on", [
+    ("ice first", ("Never lie on the pack", "if you might fall asleep", "poor circulation"),
+     ("Take it off at once if it burns",)),
+    ("ice again", ("never lie on it", "If it still feels numb, say skip."), ()),
+    ("heat", ("Never lie on it", "never boiling water", "No heat on numb skin", "if you might fall asleep"),
+     ("Take it off at once if it burns.",)),
 ])
-def test_cold_and_heat_prompts_say_never_lie_on_it(run, path, must_say):
+def test_cold_and_heat_prompts_say_never_lie_on_it(run, path, must_say, once_on):
+    """Before it goes on: how to place it and when not to use it; once on: off at once if it burns."""
     run.first_session_to_rest()
     run.say("ready")
     run.say("heat" if path == "heat" else "ice")
@@ -227,6 +229,8 @@ def test_cold_and_heat_prompts_say_never_lie_on_it(run, path, must_say):
         run.say("no")
         run.wait(minutes=20)
     assert [phrase for phrase in must_say if phrase not in run.memory.last_prompt] == []
+    on = " ".join(run.say("ready"))
+    assert [phrase for phrase in once_on if phrase not in on] == []
 
 
 def test_numb_skin_after_the_break_ends_cold_for_the_day_but_normal_numbness_does_not(run):

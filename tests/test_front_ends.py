@@ -27,7 +27,7 @@ def test_text_mode_walks_the_protocol_and_resumes_after_a_restart(tmp_path):
     lines = relief_lines(first.stdout)
     assert lines[0] == "Hello. I am your back relief assistant."
     assert "I heard 7. Is that right?" in lines
-    assert lines[-2] == "Ice is on. I will tell you when twenty minutes are up."
+    assert lines[-2] == "Ice is on. Take it off at once if it burns or hurts. I will tell you when twenty minutes are up."
     assert lines[-1].startswith("The ice has 19 minutes") or lines[-1].startswith("The ice has 20 minutes")
 
     second = voicerelief("run", "--text", "--quiet", "--data-dir", data, stdin="goodbye\nno\n")
@@ -69,3 +69,10 @@ def test_the_readme_diagram_is_the_machine():
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert "```mermaid\n" + mermaid() + "\n```" in readme
+
+
+def test_the_demo_says_no_to_every_safety_question_of_a_first_session():
+    from voicerelief.prompts import content_path, read_toml
+
+    lines = read_toml(content_path("demo.toml"))["line"]
+    assert next(line["repeat"] for line in lines if line["state"] == "redFlags") == FIRST_SAFETY_QUESTIONS

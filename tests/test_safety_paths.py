@@ -269,3 +269,78 @@ def _take(run: Harness, step: str) -> None:
         run.answer_every_safety_question("no")
     else:
         run.say(step)
+
+
+# ---- the review's other findings -------------------------------------------------------------
+
+def test_age_is_asked_only_after_a_first_back_pain_and_with_fifty(run):
+    answer_up_to(run, "first_back_pain")
+    assert run.say("yes") == ["Are you under twenty, or over fifty?"], "a gate's yes is not confirmed"
+    run.say("no")
+    assert run.memory.last_prompt == next(q.ask for q in CONTENT.red_flags if q.name == "shoulder_blades")
+    again = Harness(run.data_dir.parent / "again")
+    answer_up_to(again, "first_back_pain")
+    again.say("no")
+    assert again.memory.last_prompt == next(q.ask for q in CONTENT.red_flags if q.name == "shoulder_blades")
+
+
+def test_a_serious_fall_says_stay_where_you_are(run):
+    answer_up_to(run, "serious_fall")
+    run.say("yes")
+    assert "Stay where you are. Do not try to get up until someone is with you." in run.say("yes")
+
+
+def test_the_later_check_asks_about_chest_and_both_legs_again(run):
+    later = [q.ask for q in CONTENT.red_flags if q.asked == "later"]
+    assert any("chest pain" in ask and "faint" in ask for ask in later)
+    assert any("both legs" in ask and "pain" in ask for ask in later)
+
+
+def test_resuming_mid_round_says_the_time_left(run):
+    run.first_session_to_rest()
+    run.ice_on()
+    run.say("pause")
+    run.wait(minutes=5)
+    assert run.say("resume") == ["Resuming.", "The ice has 15 minutes and 0 seconds to go."]
+
+
+def test_no_next_heat_time_when_no_heat_was_used(run):
+    run.first_session_to_rest()
+    run.ice_on()
+    run.wait(minutes=20)
+    run.say("done")
+    run.say("yes")
+    run.say("no")
+    run.say("five")
+    spoken = run.say("yes")
+    assert not any("next heat" in line.lower() for line in spoken)
+
+
+def test_help_in_the_lock_out_says_how_to_get_help(run):
+    run.say("start")
+    run.say("yes")
+    run.say("yes")
+    assert run.say("help") == ["Please get help now. To alert your carer, say get help. Call 1 1 2 if it is an emergency."]
+
+
+def test_the_default_number_is_said_once_at_the_first_session(tmp_path):
+    default = Harness(tmp_path / "default")
+    assert any("I will tell you to call 1 1 2" in line for line in default.say("start"))
+    default.answer_every_safety_question("no")
+    default.say("yesterday")
+    default.say("stop")
+    default.say("yes")
+    default.clock.advance(3600)
+    assert not any("I will tell you to call" in line for line in default.say("start")), "once per episode"
+    from voicerelief.config import Config
+    chosen = Harness(tmp_path / "chosen", content=load_content(settings=Config(country="GB")))
+    assert not any("I will tell you to call" in line for line in chosen.say("start"))
+
+
+def test_the_leg_is_named_before_ready(run):
+    run.first_session_to_rest()
+    run.say("stretches")
+    run.say("skip")
+    spoken = run.say("skip")
+    assert spoken[0] == "Next stretch: one knee to chest." and "We start with the left side." in spoken
+    assert spoken.index("We start with the left side.") < spoken.index("Say ready to begin, or skip to leave this one out.")

@@ -18,6 +18,10 @@ from voicerelief.session.machine import QUESTION_STATES
 from voicerelief.session.memory import Memory
 
 
+# States where a timer runs.
+TIMED_STATES = frozenset({"iceOn", "iceOff", "heatOn"})
+
+
 class SessionBase:
     """The parts and helpers the phases use; `Session` puts the phases together."""
 
@@ -38,6 +42,8 @@ class SessionBase:
     trigger: Callable[[str], bool]
     # Supplied by the call-for-help phase, used by screening after an emergency.
     after_emergency_advice: Callable[[], None]
+    # Supplied by the cold-and-heat phase.
+    _say_time_left: Callable[[], None]
 
     def _ice_minutes_left(self) -> int | None:
         if not self.memory.ice_due:
@@ -69,6 +75,14 @@ class SessionBase:
     def _repeat_last_prompt(self) -> None:
         if self.memory.last_prompt:
             self._emit(Say(self.memory.last_prompt, "repeat"))
+
+    def _carry_on(self) -> None:
+        """Back to what was under way after an interruption: where a timer runs, the time left (not "I will
+        tell you when twenty minutes are up", some of which have gone); elsewhere the waiting prompt."""
+        if self.state in TIMED_STATES:
+            self._say_time_left()
+        else:
+            self._repeat_last_prompt()
 
     def _say_once(self, key: str, **fields: Any) -> None:
         """Advice a person needs once per episode, not at every session."""

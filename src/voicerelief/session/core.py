@@ -43,7 +43,7 @@ PROMPT_KEYS = frozenset({
     "redflag_intro", "reprompt", "rest", "restored_heat", "restored_ice", "restored_ice_off", "resumed",
     "safety_net", "see_someone", "see_someone_recurring", "see_someone_worse", "session_end", "skin_check",
     "skin_damaged", "skin_still_numb", "slower", "stay_active", "still_paused", "stretch_begin", "stretch_count",
-    "stretch_done", "stretch_hold", "stretch_hurt", "stretch_intro", "stretch_left_out",
+    "stretch_done", "stretch_first_side", "stretch_hold", "stretch_hurt", "stretch_intro", "stretch_left_out",
     "stretch_offer", "stretch_release", "stretch_rep", "stretch_rest", "stretch_rules", "stretch_side",
     "stretch_skipped_double", "stretch_step", "stretches_finished", "stretches_none", "summary_pain", "summary_rounds",
     "symptom_confirm", "symptom_misheard",
@@ -60,8 +60,6 @@ MOST_ANSWERS_SUGGESTED = 4
 ALERT_KEYS = frozenset({"help", "red_flag", "ice_overdue", "cancelled", "test", "discreet"})
 # Timers that count from the end of what was said, not from when it was decided (rendering takes time).
 COUNTED_FROM_SPEECH_END = frozenset({"silence", "alert_send"})
-# States where a timer runs: resuming there says the time left, not the prompt that began it.
-TIMED_STATES = frozenset({"iceOn", "iceOff", "heatOn"})
 # Intents handled the same way in every state.
 VOICE_STEPS = {"slower": AdjustVoice(rate_step=-20), "faster": AdjustVoice(rate_step=20),
                "louder": AdjustVoice(volume_step=0.15), "quieter": AdjustVoice(volume_step=-0.15)}
@@ -133,6 +131,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
             "stretch_intro": [{"name": stretch.name} for stretch in routine],
             "stretch_step": [{"step": step} for stretch in routine for step in stretch.steps],
             "stretch_side": [{"side": side.capitalize()} for stretch in routine for side in stretch.sides],
+            "stretch_first_side": [{"side": stretch.sides[0]} for stretch in routine if stretch.sides],
             "stretch_hold": [{"seconds": stretch.hold_seconds} for stretch in routine],
             "stretch_count": [{"count": count} for stretch in routine for count in counts_said(stretch.hold_seconds)],
             "stretch_rep": [{"rep": rep, "reps": stretch.reps} for stretch in routine
@@ -288,11 +287,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
         elif intent == "resume" and memory.paused:
             memory.paused = False
             self._say("session.resumed")
-            if self.state in TIMED_STATES:
-                # Not "I will tell you when twenty minutes are up": some of them have gone.
-                self._say_time_left()
-            else:
-                self._repeat_last_prompt()
+            self._carry_on()
         elif intent == "goodbye" and self.state == "idle":
             self._say("session.goodbye")
             self._emit(Quit())
@@ -327,7 +322,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
         elif said.intent == "no":
             memory.confirming_end = False
             self._say("session.not_ended")
-            self._repeat_last_prompt()
+            self._carry_on()
         else:
             self._say("session.reprompt", answers="yes or no")
 

@@ -50,12 +50,7 @@ class Screening(SessionBase):
 
     def begin_episode(self) -> None:
         memory = self.memory
-        memory.episode += 1
-        memory.onset, memory.urgent, memory.see_someone_said = "", False, False
-        memory.ice_rounds, memory.heat_rounds, memory.cold_stopped_on, memory.pains = [], [], "", []
-        memory.uncomfortable, memory.hurts, memory.yes_answers, memory.said_once = [], 0, [], []
-        self._open_session(FIRST)
-        self._record("episode_start", {"episode": memory.episode})
+        self._open_episode()
         self._record("session_start", {"episode": memory.episode})
         self._say("session.disclaimer")
         if not self.numbers.chosen_for_this_place():
@@ -129,7 +124,7 @@ class Screening(SessionBase):
             if said:
                 memory.last_prompt = memory.interrupted_prompt
                 self._say("session.symptom_misheard")
-                self._repeat_last_prompt()
+                self._carry_on()
             else:
                 self._say("session.redflag_ask_again")
                 self._ask_question()
@@ -159,6 +154,10 @@ class Screening(SessionBase):
         """Lock the episode in its tier: no ice, heat or stretches until a new episode. An emergency is
         never left in silence (`after_emergency_advice`)."""
         memory = self.memory
+        if not self._episode_is_current():
+            # Said before any session (or long after the last): the lock needs an episode to hold it, or
+            # the next "start" would open a new one and guide as if nothing had been said.
+            self._open_episode()
         if not memory.urgent or tier == EMERGENCY:
             memory.urgent_tier = tier
         memory.urgent = True
@@ -184,6 +183,15 @@ class Screening(SessionBase):
             self._ask("session.urgent_today", urgency=1)
         else:
             self._ask("session.urgent_today_no_line", urgency=1)
+
+    def _open_episode(self) -> None:
+        memory = self.memory
+        memory.episode += 1
+        memory.onset, memory.urgent, memory.see_someone_said = "", False, False
+        memory.ice_rounds, memory.heat_rounds, memory.cold_stopped_on, memory.pains = [], [], "", []
+        memory.uncomfortable, memory.hurts, memory.yes_answers, memory.said_once = [], 0, [], []
+        self._open_session(FIRST)
+        self._record("episode_start", {"episode": memory.episode})
 
     def _open_session(self, screening: str) -> None:
         memory = self.memory

@@ -71,6 +71,9 @@ class Stretches(SessionBase):
         self._say("session.stretch_intro", name=stretch.name)
         for step in stretch.steps:
             self._say("session.stretch_step", step=step)
+        if stretch.sides:
+            # Which leg, before the person moves: "Left side." after "ready" would come too late.
+            self._say("session.stretch_first_side", side=stretch.sides[0])
         self._ask("session.stretch_begin")
 
     def on_enter_stretchHold(self) -> None:
