@@ -14,7 +14,7 @@ from harness import Harness
 from test_clinical_safety import answer_up_to
 from voicerelief.app import load_content
 from voicerelief.red_flags import EMERGENCY
-from voicerelief.session import STATE_NAMES
+from voicerelief.session import STATE_NAMES, heard_in_state
 
 CONTENT = load_content()
 TABLE = CONTENT.table
@@ -111,17 +111,11 @@ def test_skin_that_needs_a_rest_gets_neither_ice_nor_heat_today(run):
 
 def test_get_help_is_suggested_and_the_help_phrases_work_in_every_state():
     for state in STATE_NAMES:
-        grammar = TABLE.restricted_to(_heard_in(state))
+        grammar = TABLE.restricted_to(heard_in_state(state, TABLE))
         for phrase in ("get help", "emergency", "wet myself", "can't feel my legs", "my legs are numb"):
             intent = grammar.match(phrase)
             assert intent is not None and intent.name == TABLE.match(phrase).name, (state, phrase)
     assert "say get help" in CONTENT.prompts.say("session.help_more")
-
-
-def _heard_in(state: str) -> frozenset[str]:
-    from voicerelief.session import heard_in_state
-
-    return heard_in_state(state, TABLE)
 
 
 # ---- every phrase a prompt suggests is heard where it is said ---------------------------------

@@ -69,6 +69,10 @@ class SessionBase:
         self.memory.last_prompt = text
         self._emit(Say(text, key, urgency))
 
+    def _say_text(self, text: str, key: str, urgency: int = 0) -> None:
+        """Say words from content other than the prompts (a safety question, a caution's reason)."""
+        self._emit(Say(text, key, urgency))
+
     def _say(self, key: str, urgency: int = 0, **fields: Any) -> None:
         self._emit(Say(self._text(key, **fields), key, urgency))
 

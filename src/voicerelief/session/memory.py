@@ -50,7 +50,6 @@ class Memory:
     side: int = 0
     rep: int = 1
     count: int = 0
-    hurts: int = 0
     uncomfortable: list[str] = field(default_factory=list)
     paused: bool = False
     # Calling a carer: the spoken countdown, the open alert, the room calls made.

@@ -6,7 +6,6 @@ from voicerelief.red_flags import EMERGENCY, FIRST, LATER, NOTED, TODAY, RedFlag
 from voicerelief.session.base import SessionBase
 from voicerelief.session.cold_and_heat import TIMERS_OF_HEAT, TIMERS_OF_ICE
 from voicerelief.session.stretches import TIMERS_OF_STRETCH
-from voicerelief.session.events import Say
 
 # What `confirming_flag` holds when the bare word "emergency", not a symptom, is being confirmed.
 EMERGENCY_PHRASE = "emergency phrase"
@@ -189,7 +188,7 @@ class Screening(SessionBase):
         memory.episode += 1
         memory.onset, memory.urgent, memory.see_someone_said = "", False, False
         memory.ice_rounds, memory.heat_rounds, memory.cold_stopped_on, memory.pains = [], [], "", []
-        memory.uncomfortable, memory.hurts, memory.yes_answers, memory.said_once = [], 0, [], []
+        memory.uncomfortable, memory.yes_answers, memory.said_once = [], [], []
         self._open_session(FIRST)
         self._record("episode_start", {"episode": memory.episode})
 
@@ -221,9 +220,6 @@ class Screening(SessionBase):
         question = self._question()
         self.memory.last_prompt = question.ask
         self._say_text(question.ask, question.key)
-
-    def _say_text(self, text: str, key: str, urgency: int = 0) -> None:
-        self._emit(Say(text, key, urgency))
 
     def _pain_not_gone(self) -> bool:
         """Advice to see someone is for pain that lingers, never for pain that has gone."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from voicerelief.routine import Stretch
 from voicerelief.session.base import SessionBase
-from voicerelief.session.events import Say
 
 TIMERS_OF_STRETCH = ("hold_tick", "hold_end", "rest_end")
 
@@ -27,7 +26,7 @@ class Stretches(SessionBase):
     def begin_routine(self) -> None:
         memory = self.memory
         memory.uncomfortable = []
-        memory.stretch, memory.side, memory.rep, memory.hurts = self._stretch_after(-1) or 0, 0, 1, 0
+        memory.stretch, memory.side, memory.rep = self._stretch_after(-1) or 0, 0, 1
         left_out = [stretch for stretch in self.routine if not self._is_safe(stretch)]
         if left_out:
             self._say("session.stretch_left_out", names=_spoken_list([stretch.name for stretch in left_out]))
@@ -50,7 +49,6 @@ class Stretches(SessionBase):
     def stop_routine(self) -> None:
         """Pain during a stretch: end it at once, and the stretches for today; rest comes first."""
         self._cancel_stretch_timers()
-        self.memory.hurts += 1
         self.memory.uncomfortable.append(self._stretch().name)
         self._record("stretch", {"name": self._stretch().name, "outcome": "stopped"})
         self._say("session.stretch_hurt", urgency=1)
@@ -124,7 +122,7 @@ class Stretches(SessionBase):
         avoided = {name for stretch in stretches for name in stretch.avoid_with}
         for question in self.red_flags:
             if question.name in avoided and question.name in self.memory.yes_answers:
-                self._emit(Say(question.why, f"{question.key}.why"))
+                self._say_text(question.why, f"{question.key}.why")
 
     def _move_to_next_stretch(self) -> None:
         memory = self.memory
