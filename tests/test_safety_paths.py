@@ -249,6 +249,8 @@ def _reach(run: Harness, state: str) -> None:
         "stretchIntro": to_rest + ["stretches"], "stretchHold": to_rest + ["stretches", "ready"],
         "stretchRest": to_rest + ["stretches", "skip", "ready", "wait 6"],
         "painAfter": to_rest + ["stretches", "ouch"], "confirmPainAfter": to_rest + ["stretches", "ouch", "five"],
+        "painWordsBefore": ["start", "screen", "yesterday", "mumble", "mumble"],
+        "painWordsAfter": to_rest + ["stretches", "ouch", "mumble", "mumble"],
     })
     for step in roads[state]:
         _take(run, step)

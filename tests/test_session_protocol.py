@@ -25,7 +25,8 @@ def test_first_session_disclaimer_red_flags_onset_and_confirmed_pain(run):
     run.say("yesterday")
     assert run.memory.onset == (MONDAY_8AM - timedelta(hours=24)).isoformat()
     assert run.say("seven") == ["I heard 7. Is that right?"]
-    assert run.say("no") == [run.content.prompts.say("session.pain_before")] and run.state == "painBefore"
+    assert run.say("no") == [run.content.prompts.say("session.pain_misheard"),
+                             run.content.prompts.say("session.pain_words")] and run.state == "painWordsBefore"
     run.say("six")
     assert run.say("yes")[-1].startswith("Lie in the position")
     assert run.records("pain") == [{"score": 6, "when": "before"}]

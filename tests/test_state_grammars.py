@@ -31,7 +31,7 @@ def _answer(content, state: str, intent: str) -> list[str]:
                       content.numbers, Memory(state=state, onset=MONDAY_8AM.isoformat(), last_session=MONDAY_8AM.isoformat(),
                              episode=1, ice_due=(MONDAY_8AM + timedelta(minutes=20)).isoformat(),
                              ice_on_since=MONDAY_8AM.isoformat()))
-    effects = session.handle(Said(intent, 5 if intent == "number" else 24 if intent == "onset" else None),
+    effects = session.handle(Said(intent, 5 if intent in ("number", "pain_word") else 24 if intent == "onset" else None),
                              MONDAY_8AM + timedelta(minutes=1))
     return [effect.key for effect in effects if isinstance(effect, Say)]
 

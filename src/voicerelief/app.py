@@ -116,7 +116,7 @@ def intent_event(table: PhraseTable, text: str) -> Said | NotUnderstood:
 
 def heard_event(heard: Heard) -> Said | NotUnderstood:
     """What the recognizer heard, as the session's event."""
-    return Said(heard.intent.name, heard.intent.value) if heard.intent else NotUnderstood(heard.text)
+    return Said(heard.intent.name, heard.intent.value, heard.confidence) if heard.intent else NotUnderstood(heard.text)
 
 
 class VoiceOut:
@@ -345,8 +345,13 @@ def run_demo(content: Content, store: Store, model_dir: Path, speed: float, spea
           "and recognized by the speech model.\n", flush=True)
     try:
         runner.start()
-        for state, line, after_minutes in script:
-            _serve_until(runner, lambda s=state: runner.session.state == s)
+        for index, (state, line, after_minutes, optional) in enumerate(script):
+            # A line for a question the session may not ask (a confirmation of a score it was sure of)
+            # is passed over when the session has gone on to the next line's state instead.
+            then = next((s for s, _, _, o in script[index + 1:] if not o), state) if optional else state
+            _serve_until(runner, lambda s=state, t=then: runner.session.state in (s, t))
+            if runner.session.state != state:
+                continue
             if after_minutes:
                 _serve_until(runner, lambda t=clock.now() + timedelta(minutes=after_minutes): clock.now() >= t)
             with clock.held():
@@ -375,9 +380,10 @@ def _serve_until(runner: Runner, done: Callable[[], bool], limit_seconds: float 
         time.sleep(0.05 if upcoming is None else min(0.05, runner.clock.real_seconds_until(upcoming[1])))
 
 
-def _demo_script(path: Path) -> list[tuple[str, str, float]]:
+def _demo_script(path: Path) -> list[tuple[str, str, float, bool]]:
     lines = []
     for entry in read_toml(path).get("line", []):
         for _ in range(int(entry.get("repeat", 1))):
-            lines.append((entry["state"], entry["say"], float(entry.get("after_minutes", 0))))
+            lines.append((entry["state"], entry["say"], float(entry.get("after_minutes", 0)),
+                          bool(entry.get("optional", False))))
     return lines

@@ -17,6 +17,8 @@ from voicerelief.errors import ContentError
 
 NUMBER = "number"
 ONSET = "onset"
+# A pain score in words (the verbal rating scale), offered when a number was not heard.
+PAIN_WORD = "pain_word"
 UNKNOWN_WORD = "[unk]"
 # Words that may come before an urgent phrase ("I", "oh", "please", or what the model makes of them).
 MOST_LEAD_IN_WORDS = 2
@@ -48,6 +50,9 @@ class PhraseTable:
     phrases_not_with_numbers: frozenset[str] = frozenset()
     # How wide a lattice of rival words the decoder keeps; None leaves the model's own setting.
     lattice_beam: float | None = None
+    # A pain score heard at least this sure, and not one of `always_confirm`, needs no "Is that right?".
+    certain_confidence: float = 1.0
+    always_confirm: frozenset[int] = frozenset()
 
     def match(self, text: str) -> Intent | None:
         """The intent of an exactly matching phrase (or an urgent one after a word or two), or None."""
@@ -132,6 +137,13 @@ def load_phrase_table(path: Path | None = None) -> PhraseTable:
     if lattice_beam is not None and (not isinstance(lattice_beam, (int, float)) or isinstance(lattice_beam, bool)
                                      or not 0 < lattice_beam <= 20):
         raise ContentError(name, "recognition.lattice_beam", "must be a number above 0 and at most 20")
+    certain = recognition.get("certain_confidence", 1.0)
+    if not isinstance(certain, (int, float)) or isinstance(certain, bool) or not floor <= certain <= 1:
+        raise ContentError(name, "recognition.certain_confidence", "must be a number from the confidence floor to 1")
+    always_confirm = recognition.get("always_confirm", [])
+    if not isinstance(always_confirm, list) or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 10
+                                                       for v in always_confirm):
+        raise ContentError(name, "recognition.always_confirm", "must be a list of pain scores from 0 to 10")
     wake = recognition.get("wake_phrase")
     if not isinstance(wake, str) or not wake.strip():
         raise ContentError(name, "recognition.wake_phrase", "must be a non-empty phrase")
@@ -151,14 +163,15 @@ def load_phrase_table(path: Path | None = None) -> PhraseTable:
 
     for intent_name, listed in _table(data, "intents", name).items():
         key = f"intents.{intent_name}"
-        if intent_name in (NUMBER, ONSET):
-            raise ContentError(name, key, f"'{intent_name}' is reserved for the [numbers] and [onset] tables")
+        if intent_name in (NUMBER, ONSET, PAIN_WORD):
+            raise ContentError(name, key, f"'{intent_name}' is reserved for the [numbers], [onset] and "
+                                          "[pain_words] tables")
         if not isinstance(listed, list) or not listed:
             raise ContentError(name, key, "must be a non-empty list of phrases")
         for phrase in listed:
             add(phrase, Intent(intent_name), key)
 
-    for table_name, intent_name in (("numbers", NUMBER), ("onset", ONSET)):
+    for table_name, intent_name in (("numbers", NUMBER), ("onset", ONSET), ("pain_words", PAIN_WORD)):
         for phrase, value in _table(data, table_name, name).items():
             key = f"{table_name}.{phrase}"
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -195,7 +208,8 @@ def load_phrase_table(path: Path | None = None) -> PhraseTable:
 
     return PhraseTable(phrases, tuple(decoys), float(floor), normalize(wake), groups[0], groups[1], groups[2],
                        frozenset(not_with_numbers), frozenset(phrases_not_with_numbers),
-                       None if lattice_beam is None else float(lattice_beam))
+                       None if lattice_beam is None else float(lattice_beam), float(certain),
+                       frozenset(always_confirm))
 
 
 def _table(data: dict, key: str, name: str) -> dict:

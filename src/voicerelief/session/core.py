@@ -8,7 +8,7 @@ from transitions import Machine
 
 from voicerelief.call_numbers import CallNumbers
 from voicerelief.carers import spoken_names
-from voicerelief.commands import NUMBER, ONSET, PhraseTable
+from voicerelief.commands import NUMBER, ONSET, PAIN_WORD, PhraseTable
 from voicerelief.prompts import Prompts, placeholders
 from voicerelief.protocol import Timings
 from voicerelief.red_flags import RedFlagQuestion
@@ -18,9 +18,9 @@ from voicerelief.session.call_for_help import TIMERS_OF_ALERTS, CallForHelp
 from voicerelief.session.cold_and_heat import TIMERS_OF_HEAT, ColdAndHeat
 from voicerelief.session.events import (AdjustVoice, AlertReport, Effect, Event, Expect, NotUnderstood, Quit, Said,
                                         SpokeDone, TimerFired)
-from voicerelief.session.machine import (ANSWERED_IN_STATE, INTERNAL_TRIGGERS, QUESTION_STATES, STARTING_INTENTS,
-                                         STATE_NAMES, STATES, STRETCH_STATES, TRANSITIONS, heard_in_state,
-                                         one_trigger_each)
+from voicerelief.session.machine import (ANSWERED_IN_STATE, INTERNAL_TRIGGERS, PAIN_QUESTIONS, PAIN_WORD_QUESTIONS,
+                                         QUESTION_STATES, STARTING_INTENTS, STATE_NAMES, STATES, STRETCH_STATES,
+                                         TRANSITIONS, heard_in_state, one_trigger_each)
 from voicerelief.session.memory import Memory
 from voicerelief.session.progress import Progress
 from voicerelief.session.screening import Screening
@@ -28,25 +28,24 @@ from voicerelief.session.stretches import TIMERS_OF_STRETCH, Stretches, counts_s
 
 # Every prompt the session speaks, and the placeholders any prompt may use: checked at start.
 PROMPT_KEYS = frozenset({
-    "alert_acknowledged", "alert_called_off", "alert_cancelled", "alert_countdown", "alert_expired", "alert_failing",
-    "alert_none", "alert_ice_overdue", "alert_open", "alert_reached", "alert_resumed", "alert_room_call",
-    "alert_sending",
-    "cold_or_heat", "confirm_end", "disclaimer", "emergency_confirm", "ended", "ended_with_ice", "faster",
-    "getting_up", "goodbye", "guidance_stopped", "heat_done", "heat_on", "heat_ready", "heat_remove",
-    "heat_remove_again", "help", "help_between", "help_more", "help_more_between", "help_urgent", "ice_back", "ice_first_off",
-    "ice_halfway", "ice_not_today", "ice_off", "ice_on", "ice_one_minute", "ice_ready", "ice_remove",
-    "ice_remove_again", "ice_remove_urgent", "ice_round_done", "ice_second", "ice_too_late", "idle", "late_deadline",
-    "louder", "medication", "next_heat", "next_ice", "no_answer_emergency", "not_ended", "not_now", "not_understood", "number_not_set",
-    "offer_help", "onset",
-    "pain_after", "pain_before", "pain_confirm", "paused", "progress_none", "progress_pain", "progress_rounds",
-    "quieter", "reassure", "recheck_intro", "redflag_ask_again", "redflag_confirm", "redflag_confirm_unsure",
-    "redflag_intro", "reprompt", "rest", "restored_heat", "restored_ice", "restored_ice_off", "resumed",
-    "safety_net", "see_someone", "see_someone_recurring", "see_someone_worse", "session_end", "skin_check",
-    "skin_damaged", "skin_still_numb", "slower", "stay_active", "still_paused", "stretch_begin", "stretch_count",
-    "stretch_done", "stretch_first_side", "stretch_hold", "stretch_hurt", "stretch_intro", "stretch_left_out",
-    "stretch_offer", "stretch_release", "stretch_rep", "stretch_rest", "stretch_rules", "stretch_side",
-    "stretch_skipped_double", "stretch_step", "stretches_finished", "stretches_none", "summary_pain", "summary_rounds",
-    "symptom_confirm", "symptom_misheard",
+    "alert_acknowledged", "alert_called_off", "alert_cancelled", "alert_countdown", "alert_expired",
+    "alert_failing", "alert_ice_overdue", "alert_none", "alert_open", "alert_reached", "alert_resumed",
+    "alert_room_call", "alert_sending", "cold_or_heat", "confirm_end", "disclaimer", "emergency_confirm", "ended",
+    "ended_with_ice", "faster", "getting_up", "goodbye", "guidance_stopped", "heat_done", "heat_on", "heat_ready",
+    "heat_remove", "heat_remove_again", "help", "help_between", "help_more", "help_more_between", "help_urgent",
+    "ice_back", "ice_first_off", "ice_halfway", "ice_not_today", "ice_off", "ice_on", "ice_one_minute", "ice_ready",
+    "ice_remove", "ice_remove_again", "ice_remove_urgent", "ice_round_done", "ice_second", "ice_too_late", "idle",
+    "late_deadline", "louder", "medication", "next_heat", "next_ice", "no_answer_emergency", "not_ended", "not_now",
+    "not_understood", "number_not_set", "offer_help", "onset", "pain_after", "pain_before", "pain_confirm",
+    "pain_misheard", "pain_not_heard", "pain_words", "pain_words_again", "paused", "progress_none", "progress_pain",
+    "progress_rounds", "quieter", "reassure", "recheck_intro", "redflag_ask_again", "redflag_confirm",
+    "redflag_confirm_unsure", "redflag_intro", "redflag_not_heard", "redflag_unclear", "reprompt", "rest",
+    "restored_heat", "restored_ice", "restored_ice_off", "resumed", "safety_net", "see_someone",
+    "see_someone_recurring", "see_someone_worse", "session_end", "skin_check", "skin_damaged", "skin_still_numb",
+    "slower", "stay_active", "still_paused", "stretch_begin", "stretch_count", "stretch_done", "stretch_first_side",
+    "stretch_hold", "stretch_hurt", "stretch_intro", "stretch_left_out", "stretch_offer", "stretch_release",
+    "stretch_rep", "stretch_rest", "stretch_rules", "stretch_side", "stretch_skipped_double", "stretch_step",
+    "stretches_finished", "stretches_none", "summary_pain", "summary_rounds", "symptom_confirm", "symptom_misheard",
     "time_left_heat", "time_left_ice", "time_left_ice_off", "time_left_none", "urgent_again_emergency",
     "urgent_again_today", "urgent_emergency", "urgent_take_off", "urgent_today", "urgent_today_no_line", "welcome",
     "welcome_back",
@@ -121,7 +120,8 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
             "help": [{"answers": answers} for answers in asked],
             "help_between": [{"answers": answers} for answers in between],
             "reprompt": [{"answers": answers} for answers in asked],
-            "pain_confirm": [{"score": score} for score in range(11)],
+            "pain_confirm": [{"score": score} for score in [*range(11), *self.table.phrases_for(PAIN_WORD)]],
+            "redflag_unclear": red_flags,
             "redflag_confirm": red_flags,
             "redflag_confirm_unsure": red_flags,
             "symptom_confirm": [{"symptom": question.said_back} for question in self.red_flags if question.said_back],
@@ -238,8 +238,8 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
                 return
             # An answer to the question that was waiting is the person coming back: never ignore it.
             memory.paused = False
-        if said.intent == NUMBER:
-            memory.pending_score = said.value
+        if said.intent in (NUMBER, PAIN_WORD):
+            self.hear_score(said.value, self._pain_word(said), said.confidence)
         if said.intent == ONSET:
             memory.onset = (self.now - timedelta(hours=said.value or 0)).isoformat()
             self._record("onset", {"hours_ago": said.value, "onset": memory.onset})
@@ -326,7 +326,20 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
         else:
             self._say("session.reprompt", answers="yes or no")
 
+    def _pain_word(self, said: Said) -> str:
+        if said.intent != PAIN_WORD:
+            return ""
+        return next(phrase for phrase in self.table.phrases_for(PAIN_WORD) if self.table.phrases[phrase].value == said.value)
+
     def _on_not_understood(self) -> None:
+        memory = self.memory
+        if not memory.paused and not self._asking_yes_or_no():
+            if self.state in PAIN_QUESTIONS | PAIN_WORD_QUESTIONS and self.pain_missed():
+                return
+            if self.state == "redFlags":
+                self._restart_silence()
+                self.red_flag_missed()
+                return
         self._restart_silence()
         self._say("session.not_understood")
         if self.memory.silence >= 1:
@@ -373,6 +386,9 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
             return
         if memory.paused or not self._is_question():
             return
+        if self.state in PAIN_QUESTIONS:
+            self.pain_missed()
+            return
         memory.silence += 1
         if memory.silence == 1:
             self._say("session.reprompt", answers=self._answers())
@@ -389,7 +405,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
 
     def _after_state_change(self) -> None:
         self.memory.state = self.state
-        self.memory.silence = 0
+        self.memory.silence = self.memory.misses = 0
         if self._is_question():
             self._restart_silence()
         else:
@@ -435,6 +451,9 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
                 spoken.append("a number from zero to ten")
             elif intent == ONSET:
                 spoken.append("when it began, like yesterday")
+            elif intent == PAIN_WORD:
+                words = self.table.phrases_for(PAIN_WORD)
+                spoken.append(", ".join(words[:-1]) + " or " + words[-1])
             else:
                 phrases = self.table.phrases_for(intent)
                 if phrases:

@@ -15,6 +15,8 @@ class Said:
 
     intent: str
     value: int | None = None
+    # How sure the recognizer was (its least sure word, 0 to 1); None where nothing measured it (typed).
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)

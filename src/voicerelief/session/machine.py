@@ -21,6 +21,7 @@ STATES: list[dict[str, Any]] = [
     {"name": "onset", "question": True},
     {"name": "painBefore", "question": True},
     {"name": "confirmPainBefore", "question": True},
+    {"name": "painWordsBefore", "question": True},
     {"name": "rest", "question": True},
     {"name": "coldOrHeat", "question": True},
     {"name": "iceReady", "question": True},
@@ -37,6 +38,7 @@ STATES: list[dict[str, Any]] = [
     {"name": "stretchRest"},
     {"name": "painAfter", "question": True},
     {"name": "confirmPainAfter", "question": True},
+    {"name": "painWordsAfter", "question": True},
 ]
 
 STRETCH_STATES = ["stretchIntro", "stretchHold", "stretchRest"]
@@ -63,9 +65,13 @@ TRANSITIONS: list[dict[str, Any]] = [
     # A confirmed red flag, from any state: no ice, heat or stretches until a new episode.
     {"trigger": "declare_urgent", "source": "*", "dest": "urgent"},
     {"trigger": "onset", "source": "onset", "dest": "painBefore"},
-    # Pain before, confirmed.
-    {"trigger": "number", "source": "painBefore", "dest": "confirmPainBefore"},
-    {"trigger": "no", "source": "confirmPainBefore", "dest": "painBefore"},
+    # Pain before: a certain score is stored, another confirmed; not heard, it is asked again, in words too.
+    {"trigger": ["number", "pain_word"], "source": ["painBefore", "painWordsBefore"], "dest": "rest",
+     "conditions": "score_is_certain"},
+    {"trigger": "number", "source": ["painBefore", "painWordsBefore"], "dest": "confirmPainBefore"},
+    {"trigger": "pain_word", "source": "painWordsBefore", "dest": "confirmPainBefore"},
+    {"trigger": "pain_unclear", "source": "painBefore", "dest": "painWordsBefore"},
+    {"trigger": "no", "source": "confirmPainBefore", "dest": "painWordsBefore", "before": "score_misheard"},
     {"trigger": "number", "source": "confirmPainBefore", "dest": "confirmPainBefore"},
     {"trigger": "yes", "source": "confirmPainBefore", "dest": "rest"},
     # After rest: the choice of ice or heat at the first round; ice in the first days, heat after.
@@ -118,9 +124,13 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "skip", "source": STRETCH_STATES, "dest": "painAfter", "before": ["skip_stretch", "finish_routine"]},
     # Pain in a stretch ends the stretches for the day: back to rest, then the pain check.
     {"trigger": "hurts", "source": STRETCH_STATES, "dest": "painAfter", "before": "stop_routine"},
-    # Pain after, confirmed, then the summary.
-    {"trigger": "number", "source": "painAfter", "dest": "confirmPainAfter"},
-    {"trigger": "no", "source": "confirmPainAfter", "dest": "painAfter"},
+    # Pain after, the same way, then the summary.
+    {"trigger": ["number", "pain_word"], "source": ["painAfter", "painWordsAfter"], "dest": "idle",
+     "conditions": "score_is_certain", "before": "summarize"},
+    {"trigger": "number", "source": ["painAfter", "painWordsAfter"], "dest": "confirmPainAfter"},
+    {"trigger": "pain_word", "source": "painWordsAfter", "dest": "confirmPainAfter"},
+    {"trigger": "pain_unclear", "source": "painAfter", "dest": "painWordsAfter"},
+    {"trigger": "no", "source": "confirmPainAfter", "dest": "painWordsAfter", "before": "score_misheard"},
     {"trigger": "number", "source": "confirmPainAfter", "dest": "confirmPainAfter"},
     {"trigger": "yes", "source": "confirmPainAfter", "dest": "idle", "before": "summarize"},
     # Ending on request (after a spoken confirmation).
@@ -131,7 +141,10 @@ TRANSITIONS: list[dict[str, Any]] = [
 QUESTION_STATES = frozenset(state["name"] for state in STATES if state.get("question"))
 # Triggers that come from timers and the session itself, never from the person.
 INTERNAL_TRIGGERS = frozenset({"power_on", "ice_due", "ice_back", "heat_due", "hold_end", "rest_end", "end_session",
-                               "declare_urgent"})
+                               "declare_urgent", "pain_unclear"})
+# Where a pain score is asked as a number: nothing understood there, the question is asked again, in words too.
+PAIN_QUESTIONS = frozenset({"painBefore", "painAfter"})
+PAIN_WORD_QUESTIONS = frozenset({"painWordsBefore", "painWordsAfter"})
 # Said where nothing is under way, each of these starts a session.
 STARTING_INTENTS = frozenset({"start", "start_ice", "start_heat", "stretches"})
 # Intents a state answers without a transition of its own: starting from idle, "take the ice

@@ -25,6 +25,11 @@ class Memory:
     pain_before: int | None = None
     pain_after: int | None = None
     pending_score: int | None = None
+    # The pending score was said in words ("moderate"), and how sure the recognizer was of it.
+    pending_word: str = ""
+    pending_certain: bool = False
+    # Answers to the question now asked that were heard but not understood.
+    misses: int = 0
     red_flag: int = 0
     # Which safety questions this session asks ("first" or "later"), and the yes answers of the episode.
     screening: str = "first"

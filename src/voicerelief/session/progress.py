@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from voicerelief.session.base import SessionBase, clock_time, count_on_day, time_of
+from voicerelief.session.machine import PAIN_QUESTIONS
 
 
 # Pain this many points above the episode's first score is "getting worse".
@@ -12,17 +13,54 @@ WORSE_BY = 2
 
 
 class Progress(SessionBase):
+    def score_is_certain(self) -> bool:
+        return self.memory.pending_certain
+
+    def hear_score(self, value: int | None, word: str, confidence: float | None) -> None:
+        """A score said (a number, or a word of the verbal scale): certain only when the recognizer was sure
+        and it is not a score often heard in place of another."""
+        memory = self.memory
+        table = self.table
+        memory.pending_score, memory.pending_word = value, word
+        memory.pending_certain = (confidence is not None and confidence >= table.certain_confidence
+                                  and (bool(word) or value not in table.always_confirm))
+
+    def pain_missed(self) -> bool:
+        """The pain question heard but not understood, or not answered: asked again with words to choose from
+        (no pain, mild, moderate, severe: far apart in sound); missed there too, once, how to be heard. False
+        when the usual "not understood" is left to say."""
+        memory = self.memory
+        if self.state in PAIN_QUESTIONS:
+            self._say("session.pain_not_heard")
+            self.trigger("pain_unclear")
+            return True
+        memory.misses += 1
+        if memory.misses > 1:
+            return False
+        self._ask("session.pain_words_again")
+        self._restart_silence()
+        return True
+
+    def score_misheard(self) -> None:
+        self._say("session.pain_misheard")
+
     def on_enter_painBefore(self) -> None:
         self._ask("session.pain_before")
 
+    def on_enter_painWordsBefore(self) -> None:
+        self._ask("session.pain_words")
+
+    def on_enter_painWordsAfter(self) -> None:
+        self._ask("session.pain_words")
+
     def on_enter_confirmPainBefore(self) -> None:
-        self._ask("session.pain_confirm", score=self.memory.pending_score)
+        self._ask("session.pain_confirm", score=self._pending_said())
 
     def on_enter_rest(self) -> None:
         memory = self.memory
         memory.pain_before = memory.pending_score
         memory.pains.append((self.now.isoformat(), memory.pain_before))
-        self._record("pain", {"score": memory.pain_before, "when": "before"})
+        self._record("pain", self._pain_record("before"))
         self._say_once("session.reassure")
         self._ask("session.rest")
 
@@ -30,13 +68,22 @@ class Progress(SessionBase):
         self._ask("session.pain_after")
 
     def on_enter_confirmPainAfter(self) -> None:
-        self._ask("session.pain_confirm", score=self.memory.pending_score)
+        self._ask("session.pain_confirm", score=self._pending_said())
+
+    def _pending_said(self) -> str | int | None:
+        return self.memory.pending_word or self.memory.pending_score
+
+    def _pain_record(self, when: str) -> dict[str, object]:
+        record: dict[str, object] = {"score": self.memory.pending_score, "when": when}
+        if self.memory.pending_word:
+            record["scale"] = "words"
+        return record
 
     def summarize(self) -> None:
         memory = self.memory
         memory.pain_after = memory.pending_score
         memory.pains.append((self.now.isoformat(), memory.pain_after))
-        self._record("pain", {"score": memory.pain_after, "when": "after"})
+        self._record("pain", self._pain_record("after"))
         if memory.pain_before is not None:
             self._say("session.summary_pain", before=memory.pain_before, after=memory.pain_after)
         today = self.now.date().isoformat()

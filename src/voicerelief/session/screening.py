@@ -69,6 +69,22 @@ class Screening(SessionBase):
             self._say("session.see_someone")
         self._say("session.recheck_intro")
 
+    def red_flag_missed(self) -> None:
+        """A safety answer heard but not understood: never a "no". Once: how to be heard, and the question
+        again; twice: counted as "not sure", if the person agrees (a caution or a gate simply as a yes)."""
+        memory = self.memory
+        memory.misses += 1
+        question = self._question()
+        if memory.misses == 1:
+            self._say("session.redflag_not_heard")
+            self._repeat_last_prompt()
+        elif question.means in NOTED:
+            self.trigger("unsure")
+        else:
+            memory.confirming_flag, memory.flag_unsure = question.name, True
+            self._cancel("silence")
+            self._ask("session.redflag_unclear", what=question.heard_as)
+
     def on_enter_redFlags(self) -> None:
         self._ask_question()
 
@@ -218,6 +234,7 @@ class Screening(SessionBase):
 
     def _ask_question(self) -> None:
         question = self._question()
+        self.memory.misses = 0
         self.memory.last_prompt = question.ask
         self._say_text(question.ask, question.key)
 
