@@ -37,11 +37,12 @@ import zlib
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+from stamp import result_stamp
 
 # The last commit before issue 26: its session, on the same recordings.
 BEFORE_COMMIT = "3e435b9"
@@ -331,14 +332,6 @@ def run_version(version: str, room: str, folders: list[str], every: int, work: P
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _commit() -> dict[str, object]:
-    commit = subprocess.run(["git", "-C", str(REPOSITORY), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
-    dirty = bool(subprocess.run(["git", "-C", str(REPOSITORY), "status", "--porcelain", "src", "bench"],
-                                capture_output=True, text=True).stdout.strip())
-    return {"commit": commit, "dirty": dirty}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--room", default="all", help="a room of voicerelief.rooms, 'none' (close up) or 'all'")
@@ -372,7 +365,7 @@ def main() -> None:
         cells = [f"{versions['now'][name]} (before {versions['before'][name]})" for name in names]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     print("\n".join(lines))
-    stamp = {"bench": "dialogue", **_commit(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    stamp = {**result_stamp("dialogue"),
              "settings": {"every": args.every, "data": folders, "before": BEFORE_COMMIT}}
     if args.room == "all" and not args.data:
         RESULTS.mkdir(exist_ok=True)

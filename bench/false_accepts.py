@@ -6,7 +6,8 @@ path: `Listener.listen` with its voice gate, recognizer and wake gate, listening
 the session does in each state context. Every phrase it passes on is a false accept.
 
 Beside each figure, the same stream through the version before per-state grammars
-(`baseline.py`: its own code and phrase table, from a git worktree), in the same run.
+(`baseline.py`: its own code and phrase table, from a git worktree), in the same run; it listened
+with one grammar everywhere, so it runs once in a session and once outside one.
 Each context runs in a process of its own, two at a time.
 
 Run: .venv/bin/python bench/false_accepts.py [FOLDER ...] [--minutes N]
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 import soxr
+from scipy.stats import chi2
 
 from baseline import BASELINE_COMMIT, baseline_source
 
@@ -45,6 +47,8 @@ CONTEXTS = {
     "idle (wake phrase needed)": ("idle", False),
     "red-flag question (yes/no)": ("redFlags", True),
     "pain score": ("painBefore", True),
+    "pain score confirmation (yes/no)": ("confirmPainBefore", True),
+    "pain in words": ("painWordsBefore", True),
     "stretch control": ("stretchHold", True),
     "ice on (waiting)": ("iceOn", True),
 }
@@ -157,13 +161,15 @@ def main() -> None:
         stream_file = Path(folder) / "stream.npy"
         np.save(stream_file, stream.samples)
         with ThreadPoolExecutor(max_workers=2) as pool:
-            jobs = {(name, version): pool.submit(run_worker, state, in_session, stream_file, source)
-                    for name, (state, in_session) in CONTEXTS.items()
-                    for version, source in (("now", None), ("before", before_source))}
-            results = {key: job.result() for key, job in jobs.items()}
+            now = {name: pool.submit(run_worker, state, in_session, stream_file, None)
+                   for name, (state, in_session) in CONTEXTS.items()}
+            before = {in_session: pool.submit(run_worker, "idle", in_session, stream_file, before_source)
+                      for in_session in {in_session for _, in_session in CONTEXTS.values()}}
+            results = {(name, "now"): job.result() for name, job in now.items()}
+            results |= {(name, "before"): before[in_session].result() for name, (_, in_session) in CONTEXTS.items()}
 
-    print(f"Background speech: {audio_hours * 60:.1f} min of audio, {speech_hours * 60:.1f} min of it speech, "
-          f"from {', '.join(str(f) for f in folders)}.\n")
+    print(f"Background speech (development set: the listening was tuned on it): {audio_hours * 60:.1f} min of audio, "
+          f"{speech_hours * 60:.1f} min of it speech, from {', '.join(str(f) for f in folders)}.\n")
     print(f"| state context | false accepts per hour of speech | version {BASELINE_COMMIT}, before per-state grammars |")
     print("| --- | ---: | ---: |")
     rates = {}
@@ -172,6 +178,9 @@ def main() -> None:
         rates[name] = len(now) / speech_hours
         print(f"| {name} | {rates[name]:.2f} ({len(now)}: {_phrases(now)}) "
               f"| {len(before) / speech_hours:.2f} ({len(before)}: {_phrases(before)}) |")
+    worst = max(len(results[(name, "now")]) for name in CONTEXTS)
+    print(f"\nWith {worst} false accepts in {speech_hours:.2f} hours of speech in the worst context, the one-sided 95% "
+          f"upper bound is {upper_bound_per_hour(worst, speech_hours):.1f} per hour of speech.")
     if args.details:
         for (name, version), accepted in results.items():
             for text, seconds in accepted:
@@ -184,9 +193,15 @@ def main() -> None:
         "session_per_speech_hour": round(max(session.values()), 3),
         "worst_session_context": max(session, key=session.get),
         "red_flag_per_speech_hour": round(rates[RED_FLAG_CONTEXT], 3),
+        "upper_bound_95_per_speech_hour": round(upper_bound_per_hour(worst, speech_hours), 3),
         "per_context_per_audio_hour": {name: round(len(results[(name, 'now')]) / audio_hours, 3) for name in CONTEXTS},
         "before_per_speech_hour": {name: round(len(results[(name, 'before')]) / speech_hours, 3) for name in CONTEXTS},
     }))
+
+
+def upper_bound_per_hour(events: int, hours: float) -> float:
+    """The one-sided 95% Poisson upper bound on a rate seen as ``events`` in ``hours`` (about 3/hours for none)."""
+    return float(chi2.ppf(0.95, 2 * (events + 1))) / 2 / hours
 
 
 def _phrases(accepted: list[tuple[str, float]]) -> str:

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 
+from stamp import result_stamp
 from voicerelief.commands import Intent, PhraseTable, load_phrase_table
 from voicerelief.evaluation import generated_samples, real_samples, shared_data_dir
 
@@ -103,15 +102,6 @@ def _percent(pair: list[int]) -> str:
     return f"{pair[0] / pair[1] * 100:.1f}% ({pair[0]}/{pair[1]})" if pair[1] else "n/a"
 
 
-def _commit() -> dict[str, object]:
-    repository = Path(__file__).resolve().parents[1]
-    commit = subprocess.run(["git", "-C", str(repository), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
-    dirty = bool(subprocess.run(["git", "-C", str(repository), "status", "--porcelain", "src", "bench"],
-                                capture_output=True, text=True).stdout.strip())
-    return {"commit": commit, "dirty": dirty}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--every", type=int, default=1, help="every Nth recording only")
@@ -138,7 +128,7 @@ def main() -> None:
     print("\n".join(lines))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "help_phrases.txt").write_text("\n".join(lines) + "\n")
-    result = {"bench": "help_phrases", **_commit(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    result = {**result_stamp("help_phrases"),
               "settings": {"every": args.every, "added": list(ADDED), "refused": list(REFUSED)}, "rooms": rooms, "added_phrases": added}
     (RESULTS / "help_phrases.json").write_text(json.dumps(result, indent=1) + "\n")
 
