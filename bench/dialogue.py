@@ -288,6 +288,8 @@ def figures(result: dict) -> dict:
         "pain_right_within_two": _share(sum(pain_right(o) and o["tries"] <= 2 for o in pain), len(pain)),
         "pain_wrong_stored": _share(sum(o["stored"] is not None and not pain_right(o) for o in pain), len(pain)),
         "pain_asks_mean": _share(sum(o["asks"] for o in pain), len(pain)),
+        # The person had to say the score (or its word) more than once; a "yes" to a confirmation is not a retry.
+        "pain_said_again": _share(sum(o["tries"] >= 2 for o in pain), len(pain)),
         "yes_right_within_two": _share(sum(o["stored"] == "yes" and o["tries"] <= 2 for o in yes), len(yes)),
         "yes_stored_as_no": sum(o["stored"] == "no" for o in yes),
         "no_stored_as_yes": sum(o["stored"] in ("yes", "not sure") for o in no),
