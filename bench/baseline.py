@@ -19,8 +19,14 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 @contextlib.contextmanager
 def baseline_source(work: Path) -> Iterator[Path]:
     """The baseline's ``src`` folder, for PYTHONPATH; removed afterwards."""
-    target = work / "baseline"
-    subprocess.run(["git", "-C", str(REPOSITORY), "worktree", "add", "--detach", str(target), BASELINE_COMMIT],
+    with commit_source(BASELINE_COMMIT, work / "baseline") as source:
+        yield source
+
+
+@contextlib.contextmanager
+def commit_source(commit: str, target: Path) -> Iterator[Path]:
+    """The ``src`` folder of ``commit``, checked out as a worktree at ``target``; removed afterwards."""
+    subprocess.run(["git", "-C", str(REPOSITORY), "worktree", "add", "--detach", str(target), commit],
                    check=True, capture_output=True)
     try:
         yield target / "src"

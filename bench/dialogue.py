@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+from baseline import commit_source
 from stamp import result_stamp
 
 # The last commit before issue 26: its session, on the same recordings.
@@ -291,6 +292,7 @@ def figures(result: dict) -> dict:
         # The person had to say the score (or its word) more than once; a "yes" to a confirmation is not a retry.
         "pain_said_again": _share(sum(o["tries"] >= 2 for o in pain), len(pain)),
         "yes_right_within_two": _share(sum(o["stored"] == "yes" and o["tries"] <= 2 for o in yes), len(yes)),
+        "no_right_within_two": _share(sum(o["stored"] == "no" and o["tries"] <= 2 for o in no), len(no)),
         "yes_stored_as_no": sum(o["stored"] == "no" for o in yes),
         "no_stored_as_yes": sum(o["stored"] in ("yes", "not sure") for o in no),
         "yes_no_asks_mean": _share(sum(o["asks"] for o in yes_no), len(yes_no)),
@@ -308,14 +310,8 @@ def version_source(version: str, work: Path) -> Iterator[Path]:
     if version == "now":
         yield REPOSITORY / "src"
         return
-    target = work / "before"
-    subprocess.run(["git", "-C", str(REPOSITORY), "worktree", "add", "--detach", str(target), BEFORE_COMMIT],
-                   check=True, capture_output=True)
-    try:
-        yield target / "src"
-    finally:
-        subprocess.run(["git", "-C", str(REPOSITORY), "worktree", "remove", "--force", str(target)],
-                       capture_output=True)
+    with commit_source(BEFORE_COMMIT, work / "before") as source:
+        yield source
 
 
 def run_version(version: str, room: str, folders: list[str], every: int, work: Path) -> dict:

@@ -95,6 +95,15 @@ def test_an_unclear_safety_answer_never_counts_as_no(run):
     assert run.records("red_flag")[-1] == {"question": FIRST[0].name, "answer": "not sure", "means": "today"}
 
 
+def test_no_answer_heard_to_a_safety_question_is_a_miss_too(run):
+    run.say("start")
+    first = run.memory.last_prompt
+    assert run.wait(seconds=CONTENT.timings.reprompt_seconds) == ["Please answer yes or no, a little louder.", first]
+    assert run.wait(seconds=CONTENT.timings.reprompt_seconds) == [
+        f"I could not make out what you said about {FIRST[0].heard_as}. Shall I count it as not sure?"]
+    assert run.memory.red_flag == 0 and run.memory.confirming_flag == FIRST[0].name
+
+
 def test_saying_no_to_counting_an_unclear_answer_asks_the_question_again(run):
     run.say("start")
     hear(run, NotUnderstood("mm"))

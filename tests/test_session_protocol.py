@@ -190,8 +190,8 @@ def test_not_understood_reprompts_then_offers_help(run):
 
 
 def test_silence_reprompts_offers_help_then_pauses_quietly(run):
-    run.say("start")
-    assert run.wait(seconds=20) == ["Please say yes, maybe or no."]
+    run.first_session_to_rest()
+    assert run.wait(seconds=20) == ["Please say ready, start ice, start heat or stretches."]
     assert run.wait(seconds=25) == ["Say help to hear what you can say."]
     assert run.wait(minutes=10) == []
     assert run.memory.paused

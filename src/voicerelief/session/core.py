@@ -389,6 +389,11 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
         if self.state in PAIN_QUESTIONS:
             self.pain_missed()
             return
+        if self.state == "redFlags" and not memory.confirming_flag:
+            # An answer said too softly to be heard is silence to the app: a miss, never a "no".
+            self._restart_silence()
+            self.red_flag_missed()
+            return
         memory.silence += 1
         if memory.silence == 1:
             self._say("session.reprompt", answers=self._answers())
