@@ -60,14 +60,15 @@ def test_it_answers_aloud_in_order_and_walks_a_short_flow(rig, app_in_a_known_ep
     for number in range(LATER_SAFETY_QUESTIONS - 1):
         reply("no", "?")
     reply("no", "how bad is the pain")
-    reply("six", "I heard 6. Is that right?")
+    # Ten is always confirmed (a score often heard in place of another), however sure the recognizer is.
+    reply("ten", "I heard 10. Is that right?")
     reply("yes", "Lie in the position that hurts least")
     reply("start ice", "Wrap an ice pack")
     reply("ready", "Ice is on")
     reply("how much time is left", "The ice has 19 minutes")
     assert len(repeats) <= 1, f"said again: {repeats}"
     said = app.said()
-    order = ["First, a quick safety check", "how bad is the pain", "I heard 6", "Wrap an ice pack",
+    order = ["First, a quick safety check", "how bad is the pain", "I heard 10", "Wrap an ice pack",
              "Ice is on", "The ice has 19 minutes"]
     positions = [next(i for i, line in enumerate(said) if fragment in line) for fragment in order]
     assert positions == sorted(positions)
