@@ -180,6 +180,37 @@ def test_the_session_survives_the_sound_server_restarting(rig, app):
     assert app.process.poll() is None
 
 
+LOGS_WHILE_PORTAUDIO_STARTS = """
+import logging, sys, threading
+logging.basicConfig(format="%(message)s", level=logging.INFO)
+from voicerelief.devices import portaudio, rescan
+done = threading.Event()
+def log_lines():
+    number = 0
+    while not done.is_set():
+        logging.getLogger("other").info("line %d", number)
+        number += 1
+    logging.getLogger("other").info("last %d", number - 1)
+other = threading.Thread(target=log_lines)
+other.start()
+portaudio()
+for _ in range(5):
+    rescan()
+done.set()
+other.join()
+"""
+
+
+def test_lines_logged_while_portaudio_starts_are_kept(rig):
+    # sounddevice sends stderr to /dev/null while PortAudio starts: the log of the natural voice loading was lost.
+    result = subprocess.run([sys.executable, "-c", LOGS_WHILE_PORTAUDIO_STARTS], env=rig.env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-500:]
+    lines = result.stderr.splitlines()
+    last = int(lines[-1].removeprefix("last "))
+    assert [line for line in lines if line.startswith("line ")] == [f"line {n}" for n in range(last + 1)]
+
+
 def test_devices_lists_and_marks_the_chosen_ones(rig):
     result = subprocess.run([sys.executable, "-m", "voicerelief", "devices", "--input-device", "pulse"],
                             env=rig.env, capture_output=True, text=True, timeout=60)

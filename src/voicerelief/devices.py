@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 from voicerelief.errors import AudioDeviceError
@@ -16,10 +19,25 @@ NO_MICROPHONE = (
 )
 
 
+@contextmanager
+def _log_lines_held() -> Iterator[None]:
+    """sounddevice points the process's stderr at /dev/null while PortAudio starts; a line another thread
+    logs meanwhile (the natural voice loading, an alert failing) waits for the handler instead of being lost."""
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.acquire()
+    try:
+        yield
+    finally:
+        for handler in reversed(handlers):
+            handler.release()
+
+
 def portaudio():
     """The sounddevice module, or a clear error when PortAudio itself is missing."""
     try:
-        import sounddevice
+        with _log_lines_held():
+            import sounddevice
     except OSError:
         raise AudioDeviceError(
             "The PortAudio library is missing; install it with `sudo apt-get install libportaudio2`."
@@ -53,7 +71,7 @@ def default_rate(device: int) -> int:
 def rescan() -> None:
     """Make PortAudio list devices afresh, as after a microphone was unplugged or the sound server restarted."""
     sounddevice = portaudio()
-    with PORTAUDIO_LOCK:
+    with PORTAUDIO_LOCK, _log_lines_held():
         sounddevice._terminate()
         sounddevice._initialize()
 
