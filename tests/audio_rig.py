@@ -39,8 +39,10 @@ MICROPHONE_AUDIBLE_RMS = 0.003
 
 
 class AudioRig:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, without_modules: tuple[str, ...] = ()) -> None:
+        """``without_modules``: sound server modules this server lacks, as a system without them would."""
         self.folder = folder
+        self.without_modules = without_modules
         folder.mkdir(parents=True, exist_ok=True)
         self.socket = folder / "native"
         (folder / "default.pa").write_text(CONFIG.format(socket=self.socket))
@@ -57,13 +59,25 @@ class AudioRig:
             raise RuntimeError("pulseaudio is not installed; `./quickstart test` installs it")
         self.server = subprocess.Popen(
             ["pulseaudio", "-n", "-F", str(self.folder / "default.pa"), "--daemonize=no", "--exit-idle-time=-1",
-             "--log-target=file:" + str(self.folder / "pulse.log")], env=self.env)
+             "--log-target=file:" + str(self.folder / "pulse.log"), *self._module_search_path()], env=self.env)
         deadline = time.monotonic() + 15
         while subprocess.run(["pactl", "info"], env=self.env, capture_output=True).returncode != 0:
             if time.monotonic() > deadline:
                 raise RuntimeError("the PulseAudio test server did not start; see " + str(self.folder / "pulse.log"))
             time.sleep(0.1)
         self._start_monitor()
+
+    def _module_search_path(self) -> list[str]:
+        if not self.without_modules:
+            return []
+        dumped = subprocess.run(["pulseaudio", "--dump-conf"], capture_output=True, text=True, check=True).stdout
+        [installed] = [line.split("=", 1)[1].strip() for line in dumped.splitlines() if line.startswith("dl-search-path")]
+        kept = self.folder / "modules"
+        kept.mkdir(exist_ok=True)
+        for module in Path(installed).iterdir():
+            if module.name.removesuffix(".so") not in self.without_modules and not (kept / module.name).exists():
+                (kept / module.name).symlink_to(module)
+        return [f"--dl-search-path={kept}"]
 
     def stop(self) -> None:
         for monitor in self._monitors:
@@ -151,12 +165,18 @@ class AudioRig:
         soundfile.write(wav, to_int16(noise_at_level(16000 * int(seconds), dbfs, seed=7) / 32768), 16000, subtype="PCM_16")
         return subprocess.Popen(["paplay", "--device=mic_feed", str(wav)], env=self.env)
 
-    def loop_speaker_into_microphone(self, enabled: bool) -> None:
+    def loop_speaker_into_microphone(self, enabled: bool, leak_db: float = 0.0) -> None:
+        """Feed the speaker back into the microphone ``leak_db`` below its level, as a laptop's casing does."""
         if enabled:
             result = subprocess.run(["pactl", "load-module", "module-loopback", "source=speaker.monitor",
                                      "sink=mic_feed", "latency_msec=60"], env=self.env, capture_output=True,
                                     text=True, check=True)
             self._loopback_module = result.stdout.strip()
+            listing = subprocess.run(["pactl", "list", "sink-inputs"], env=self.env, capture_output=True, text=True,
+                                     check=True).stdout
+            [stream] = [block.split("#", 1)[1].split()[0] for block in listing.split("\n\n")
+                        if f"Owner Module: {self._loopback_module}\n" in block + "\n"]
+            subprocess.run(["pactl", "set-sink-input-volume", stream, f"{leak_db:g}dB"], env=self.env, check=True)
         elif self._loopback_module:
             subprocess.run(["pactl", "unload-module", self._loopback_module], env=self.env, check=True)
             self._loopback_module = ""

@@ -228,8 +228,9 @@ def test_doctor_checks_every_part(rig, tmp_path):
                             env=env, capture_output=True, text=True, timeout=120)
     lines = result.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == [
-        "OK  model", "OK  text-to-speech", "OK  microphone", "OK  speaker", "OK  data folder", "OK  numbers to call",
-        "OK  carers to alert"]
+        "OK  model", "OK  text-to-speech", "OK  microphone", "OK  speaker", "OK  echo cancellation", "OK  data folder",
+        "OK  numbers to call", "OK  carers to alert"]
+    assert lines[4].startswith("OK  echo cancellation: off in the settings"), lines[4]
     assert lines[-2].endswith("emergency 999, non-emergency medical line 111 (the United Kingdom, from the "
                               "system's locale)")
     assert "no carer is set up" in lines[-1]

@@ -19,6 +19,7 @@ from voicerelief.commands import PhraseTable, load_phrase_table
 from voicerelief.call_numbers import CallNumbers
 from voicerelief.carers import Carer
 from voicerelief.config import Config, numbers_to_call
+from voicerelief.echo_cancel import EchoCancellationKeeper
 from voicerelief.errors import AudioDeviceError, ContentError, ModelError
 from voicerelief.prompts import Prompts, content_path, load_prompts, placeholders, read_toml
 from voicerelief.protocol import Timings, load_timings
@@ -260,7 +261,23 @@ def run_voice(content: Content, store: Store, model_option: Path | None, input_d
     A missing model or microphone is said aloud when a speaker works, and logged
     in every case: on a headless machine nobody reads the screen.
     """
-    from voicerelief.listener import Command, Listener, Notice
+    cancellation = EchoCancellationKeeper(input_device, output_device)
+    if (config or Config()).echo_cancellation:
+        cancellation.start()
+    else:
+        log.info("echo cancellation is off in the settings")
+    try:
+        return _run_voice(content, store, model_option, input_device, output_device, clock, record_dir, config,
+                          wait_for_microphone, cancellation)
+    finally:
+        cancellation.stop()
+
+
+def _run_voice(content: Content, store: Store, model_option: Path | None, input_device: str | None,
+               output_device: str | None, clock: Clock | None, record_dir: Path | None,
+               config: Config | None, wait_for_microphone: bool, cancellation: EchoCancellationKeeper) -> int:
+    from voicerelief.listener import (BARGE_IN_INTENTS, BARGE_IN_INTENTS_WITH_ECHO_CANCELLATION, Command, Listener,
+                                      Notice)
     from voicerelief.models import find_model
     from voicerelief.recognizer import load_model
 
@@ -286,8 +303,12 @@ def run_voice(content: Content, store: Store, model_option: Path | None, input_d
     def session_active() -> bool:
         return runner.session.awaits_the_person() or bool(runner.timers)
 
+    def barge_in_intents() -> tuple[str, ...]:
+        """More may cut a prompt short while the sound server takes the assistant's voice out of the microphone."""
+        return BARGE_IN_INTENTS_WITH_ECHO_CANCELLATION if cancellation.restore() else BARGE_IN_INTENTS
+
     listener = Listener(model, content.table, input_device, post, session_active, out.interrupt, record_dir,
-                        voice_gate=(config or Config()).voice_gate)
+                        voice_gate=(config or Config()).voice_gate, barge_in_intents=barge_in_intents)
     out.muting = (listener.start_speaking, listener.done_speaking)
     runner.listen_for = listener.expect
     try:

@@ -92,6 +92,19 @@ def check_output(name: str | None) -> str:
     return f"{sounddevice.query_devices(device)['name']} accepts speech"
 
 
+def check_echo_cancellation(input_name: str | None, output_name: str | None, settings: Config) -> str:
+    from voicerelief.echo_cancel import describe_echo_cancellation
+
+    if not settings.echo_cancellation:
+        return ("off in the settings: \"stop\" is heard over my voice only with the microphone away from the "
+                "speaker; `voicerelief config set echo_cancellation on` turns it on")
+    try:
+        return describe_echo_cancellation(input_name, output_name)
+    except VoiceReliefError as error:
+        raise VoiceReliefError(f"{error}; without it, \"stop\" is heard over my voice only with the microphone "
+                               "away from the speaker") from None
+
+
 def check_data(data_dir: Path) -> str:
     from voicerelief.store import Store
 
@@ -138,6 +151,7 @@ def examine(model: Path | None, input_name: str | None, output_name: str | None,
         ("text-to-speech", lambda: check_speech(settings.voice)),
         ("microphone", lambda: check_input(input_name)),
         ("speaker", lambda: check_output(output_name)),
+        ("echo cancellation", lambda: check_echo_cancellation(input_name, output_name, settings)),
         ("data folder", lambda: check_data(data_dir)),
         ("numbers to call", lambda: check_numbers(settings)),
         ("carers to alert", check_alerts),

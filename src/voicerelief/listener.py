@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 # Only "stop": "pause" was also heard in the assistant's own voice ("pain began", "paused") with the
 # speaker looped into the microphone, and pausing can wait until the sentence ends.
 BARGE_IN_INTENTS = ("stop",)
+# With the sound server cancelling the assistant's voice, the words that must not wait for a sentence's end.
+BARGE_IN_INTENTS_WITH_ECHO_CANCELLATION = ("stop", "pause", "cancel", "help", "emergency", "call_help",
+                                           "wet_myself", "legs_numb")
 # After this long, muting is lifted even if the speaker never said it had finished.
 MAX_MUTE_SECONDS = 90.0
 BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0, 5.0)
@@ -99,8 +102,12 @@ class Listener:
     def __init__(self, model: vosk.Model, table: PhraseTable, device_name: str | None,
                  post: Callable[[Command | Notice], None], session_active: Callable[[], bool],
                  on_barge_in: Callable[[], None], record_dir: Path | None = None,
-                 voice_gate: bool = True) -> None:
+                 voice_gate: bool = True,
+                 barge_in_intents: Callable[[], tuple[str, ...]] = lambda: BARGE_IN_INTENTS) -> None:
+        """``barge_in_intents``: asked each time the microphone opens (echo cancellation may come or go)."""
         self.model = model
+        self.barge_in_intents = barge_in_intents
+        self.barge_in_now = BARGE_IN_INTENTS
         self.voice_gate = voice_gate
         self.record_dir = record_dir
         self.table = table
@@ -140,6 +147,8 @@ class Listener:
         first_arrival = missing_at_start
         while not self.stopped.is_set():
             try:
+                # Asked before the microphone opens: it may load again the canceller the microphone goes through.
+                self.barge_in_now = self.barge_in_intents()
                 microphone = self.microphone or self.open()
                 if failures:
                     log.warning("The microphone is here." if first_arrival else "The microphone is back.")
@@ -207,7 +216,7 @@ class Listener:
 
         listening = self.listening
         commands = recognizer_for(listening)
-        barge = BargeIn(self.model, self.table, microphone.rate)
+        barge = BargeIn(self.model, self.table, microphone.rate, self.barge_in_now)
         was_speaking = False
         utterance: list[bytes] = []
         for block in microphone.blocks():
@@ -220,11 +229,11 @@ class Listener:
                 if not was_speaking or barge.prompt_words != self.prompt_words:
                     barge.expect_echo_of(self.prompt_words)
                     was_speaking = True
-                intent = barge.accept(block)
-                if intent is not None:
-                    log.debug("barge-in: %r", intent)
+                heard = barge.accept(block)
+                if heard is not None:
+                    log.debug("barge-in: %r", heard.text)
                     self.on_barge_in()
-                    self.post(Command(Heard(intent, self.table.match(intent), 1.0)))
+                    self.post(Command(heard))
                 continue
             if was_speaking:
                 commands.reset()
@@ -262,41 +271,53 @@ class Listener:
 
 
 class BargeIn:
-    """A strict recognizer for "stop" while the assistant talks.
+    """A strict recognizer for the few phrases that may cut the assistant short while it talks.
 
     Its grammar also holds every word of the prompt being spoken, so the
     assistant's own voice, heard back through the microphone, is explained by
-    those words rather than mistaken for a command. A command seen in a partial
-    result is confirmed by closing the utterance at once and checking the
-    word's confidence.
+    those words rather than mistaken for a command. A phrase seen at the end of
+    a partial result is confirmed by closing the utterance at once and checking
+    each of its words' confidence.
     """
 
-    def __init__(self, model: vosk.Model, table: PhraseTable, rate: int) -> None:
+    def __init__(self, model: vosk.Model, table: PhraseTable, rate: int,
+                 intents: tuple[str, ...] = BARGE_IN_INTENTS) -> None:
         self.model = model
         self.table = table
         self.rate = rate
+        self.phrases = {phrase: intent for phrase, intent in table.phrases.items() if intent.name in intents}
         self.prompt_words: frozenset[str] = frozenset()
         self._recognizer: vosk.KaldiRecognizer | None = None
 
     def expect_echo_of(self, prompt_words: frozenset[str]) -> None:
         self.prompt_words = prompt_words
+        phrase_words = {word for phrase in self.phrases for word in phrase.split()}
         echo = [word for word in sorted(prompt_words)
-                if word not in BARGE_IN_INTENTS and self.model.vosk_model_find_word(word) != -1]
-        grammar = sorted(set(BARGE_IN_INTENTS) | set(echo) | set(self.table.decoys)) + [UNKNOWN_WORD]
+                if word not in phrase_words and self.model.vosk_model_find_word(word) != -1]
+        grammar = sorted(set(self.phrases) | set(echo) | set(self.table.decoys)) + [UNKNOWN_WORD]
         self._recognizer = vosk.KaldiRecognizer(self.model, self.rate, json.dumps(grammar))
         self._recognizer.SetWords(True)
 
-    def accept(self, block: bytes) -> str | None:
-        """The barge-in intent once it is heard, else None."""
+    def accept(self, block: bytes) -> Heard | None:
+        """The phrase once it is heard for sure, else None."""
         assert self._recognizer is not None
         self._recognizer.AcceptWaveform(block)
         words = json.loads(self._recognizer.PartialResult()).get("partial", "").split()
-        last = words[-1] if words else ""
-        if last not in BARGE_IN_INTENTS or last in self.prompt_words:
+        phrase = self._phrase_ending(words)
+        if phrase is None:
             return None
         # Close the utterance now, without waiting for silence, to see how sure the decoder is.
         final = json.loads(self._recognizer.FinalResult()).get("result", [])
-        if final and final[-1]["word"] == last and final[-1]["conf"] >= BARGE_IN_CONFIDENCE:
-            return last
-        log.debug("barge-in candidate %r rejected: %s", last, final[-1:] if final else "nothing")
+        tail = final[-len(phrase.split()):]
+        if [word["word"] for word in tail] == phrase.split() and min(w["conf"] for w in tail) >= BARGE_IN_CONFIDENCE:
+            return Heard(phrase, self.phrases[phrase], min(w["conf"] for w in tail))
+        log.debug("barge-in candidate %r rejected: %s", phrase, tail)
+        return None
+
+    def _phrase_ending(self, words: list[str]) -> str | None:
+        """The longest listed phrase the words end with, unless the prompt itself says a word of it."""
+        for length in (3, 2, 1):
+            phrase = " ".join(words[-length:]) if len(words) >= length else ""
+            if phrase in self.phrases and not set(phrase.split()) & self.prompt_words:
+                return phrase
         return None

@@ -1,0 +1,71 @@
+"""The sound server's echo canceller (`echo_cancellation = true`), loaded by `voicerelief run` for its own
+streams and for the length of a run, and its absence handled cleanly."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from audio_rig import AudioRig, RunningApp
+from test_audio_loop import answer
+from voicerelief.echo_cancel import SINK_NAME, SOURCE_NAME
+
+
+def loaded_cancellers(rig: AudioRig) -> list[str]:
+    modules = subprocess.run(["pactl", "list", "short", "modules"], env=rig.env, capture_output=True, text=True,
+                             check=True).stdout
+    return [line for line in modules.splitlines() if "module-echo-cancel" in line]
+
+
+def cancelling(tmp_path: Path) -> Path:
+    settings = tmp_path / "config.toml"
+    settings.write_text("echo_cancellation = true\n")
+    return settings
+
+
+def test_loaded_for_the_run_only_and_again_after_the_sound_server_restarts(rig, tmp_path):
+    # As a run killed before it could unload its canceller leaves it.
+    subprocess.run(["pactl", "load-module", "module-echo-cancel", f"source_name={SOURCE_NAME}",
+                    f"sink_name={SINK_NAME}", "source_master=virtual_mic", "sink_master=speaker"],
+                   env=rig.env, capture_output=True, check=True)
+    app = RunningApp(rig, tmp_path / "data", settings=cancelling(tmp_path))
+    try:
+        app.wait_for("Say hey relief to begin")
+        app.wait_for_log("echo cancellation is on")
+        assert len(loaded_cancellers(rig)) == 1, "the one left over was not replaced"
+        defaults = [subprocess.run(["pactl", f"get-default-{kind}"], env=rig.env, capture_output=True, text=True,
+                                   check=True).stdout.strip() for kind in ("source", "sink")]
+        assert defaults == ["virtual_mic", "speaker"], "the user's default devices were changed"
+        answer(rig, app, "hey relief start", "First, some safety questions")
+        app.wait_until_done_talking(rig)
+        asked = app.said()[-1]
+        rig.restart(down_seconds=1.0)
+        app.wait_for("The microphone is back", timeout=40)
+        assert len(loaded_cancellers(rig)) == 1, "not loaded again after the restart"
+        answer(rig, app, "no", "?")
+        assert app.said()[-1] != asked
+    finally:
+        app.stop()
+    assert loaded_cancellers(rig) == [], "the canceller was left loaded after the run"
+
+
+def test_without_the_module_it_runs_as_before_and_doctor_says_why(tmp_path):
+    rig = AudioRig(tmp_path / "pulse", without_modules=("module-echo-cancel",))
+    rig.start()
+    settings = cancelling(tmp_path)
+    try:
+        doctor = subprocess.run([sys.executable, "-m", "voicerelief", "doctor", "--input-device", "pulse",
+                                 "--output-device", "pulse", "--data-dir", str(tmp_path / "d")],
+                                env={**rig.env, "VOICERELIEF_CONFIG": str(settings)}, capture_output=True,
+                                text=True, timeout=120)
+        [line] = [line for line in doctor.stdout.splitlines() if "echo cancellation" in line]
+        assert line.startswith("FIX echo cancellation: pulseaudio has no echo canceller"), line
+        assert "microphone away from the speaker" in line
+        app = RunningApp(rig, tmp_path / "data", settings=settings)
+        try:
+            app.wait_for("Say hey relief to begin")
+            answer(rig, app, "hey relief start", "First, some safety questions")
+            assert sum("No echo cancellation" in line for line in app.errors) == 1, app.errors[-5:]
+        finally:
+            app.stop()
+    finally:
+        rig.stop()
