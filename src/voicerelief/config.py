@@ -30,7 +30,7 @@ class Config:
     wake_phrase: str = "hey relief"
     voice_gate: bool = True
     # The sound server's echo canceller, so "stop" can be heard over the assistant's own voice. Off until it
-    # is proven: with the speaker leaking in at 0 dB, its residue was taken for "stop" in at least 1 of 4 flows.
+    # is proven: with the speaker leaking in at 0 dB, its residue was taken for "stop" in 1 of 6 flows.
     echo_cancellation: bool = False
     # Empty: the system's locale decides; the numbers, when set, win over the country's.
     country: str = ""
