@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Iterator
 
 import numpy as np
@@ -17,8 +18,9 @@ class RecordedRoom:
         self.seconds = 0.0
         self._samples = samples
 
-    def blocks(self) -> Iterator[bytes]:
+    def timed_blocks(self) -> Iterator[tuple[float, bytes]]:
+        """Each block with the time it is handed over, as the microphone stamps its capture."""
         size = int(self.rate * BLOCK_SECONDS)
         for start in range(0, len(self._samples), size):
             self.seconds = (start + size) / self.rate
-            yield self._samples[start:start + size].tobytes()
+            yield time.monotonic(), self._samples[start:start + size].tobytes()

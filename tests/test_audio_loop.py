@@ -144,6 +144,25 @@ def check_it_does_not_react_to_its_own_voice(rig: AudioRig, app: RunningApp) -> 
         rig.loop_speaker_into_microphone(False)
 
 
+def test_its_ready_line_leaking_into_the_microphone_is_never_listened_to(rig, tmp_path):
+    """The ready line is said while the microphone is open but not yet read: what it captured meanwhile
+    waits in the queue, and must be judged by when it was captured, not when it is read."""
+    rig.loop_speaker_into_microphone(True, leak_db=0.0)
+    app = RunningApp(rig, tmp_path / "data")
+    try:
+        app.wait_for("Say hey relief to begin")
+        answer(rig, app, "hey relief start", "not a doctor")
+        # Blocks are read in order: all the ready line left in the queue was read before the person's words.
+        before_the_person = app.errors[:next(index for index, line in enumerate(app.errors)
+                                             if "heard 'hey relief start'" in line)]
+        own_voice = [line for line in before_the_person if "heard '" in line]
+        voices = [line for line in before_the_person if "a voice began" in line]
+        assert own_voice == [] and len(voices) == 1, f"it listened to its own ready line: {own_voice or voices}"
+    finally:
+        app.stop()
+        rig.loop_speaker_into_microphone(False)
+
+
 def test_it_does_not_react_to_its_own_voice(rig, app):
     app.wait_for("Say hey relief to begin")
     check_it_does_not_react_to_its_own_voice(rig, app)

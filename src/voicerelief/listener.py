@@ -20,6 +20,7 @@ import re
 import threading
 import time
 import wave
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
@@ -29,7 +30,7 @@ import vosk
 from voicerelief.commands import UNKNOWN_WORD, PhraseTable
 from voicerelief.devices import rescan
 from voicerelief.errors import AudioDeviceError
-from voicerelief.microphone import Microphone
+from voicerelief.microphone import BLOCK_SECONDS, Microphone
 from voicerelief.recognizer import CommandRecognizer, Heard
 from voicerelief.session import Expect
 from voicerelief.voice_gate import VoiceGate
@@ -42,6 +43,8 @@ BARGE_IN_INTENTS = ("stop",)
 # With the sound server cancelling the assistant's voice, the words that must not wait for a sentence's end.
 BARGE_IN_INTENTS_WITH_ECHO_CANCELLATION = ("stop", "pause", "cancel", "help", "emergency", "call_help",
                                            "wet_myself", "legs_numb")
+# Enough of the assistant's latest lines to judge every block still queued behind them.
+SPOKEN_SPANS_KEPT = 8
 # After this long, muting is lifted even if the speaker never said it had finished.
 MAX_MUTE_SECONDS = 90.0
 BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0, 5.0)
@@ -116,8 +119,8 @@ class Listener:
         self.session_active = session_active
         self.on_barge_in = on_barge_in
         self.wake = WakeGate(table)
-        self.speaking = threading.Event()
-        self.speaking_since = 0.0
+        # When the assistant spoke, as (began, ended) on the monotonic clock; ``ended`` is None while it speaks.
+        self.spoken: deque[tuple[float, float | None]] = deque(maxlen=SPOKEN_SPANS_KEPT)
         self.prompt_words: frozenset[str] = frozenset()
         self.stopped = threading.Event()
         self.microphone: Microphone | None = None
@@ -131,11 +134,20 @@ class Listener:
 
     def start_speaking(self, text: str) -> None:
         self.prompt_words = frozenset(re.findall(r"[a-z']+", text.lower()))
-        self.speaking_since = time.monotonic()
-        self.speaking.set()
+        self.spoken.append((time.monotonic(), None))
 
     def done_speaking(self) -> None:
-        self.speaking.clear()
+        if self.spoken and self.spoken[-1][1] is None:
+            self.spoken.append((self.spoken.pop()[0], time.monotonic()))
+
+    def spoken_over(self, captured_at: float, seconds: float) -> bool:
+        """Whether the assistant was speaking while this block was captured.
+
+        Judged by when the sound was captured, not when it is read: blocks queued while the listener
+        was busy, or before it started, hold the assistant's voice wherever the speaker leaks into the microphone.
+        """
+        return any(began < captured_at + seconds and (ended is None or captured_at < ended)
+                   for began, ended in list(self.spoken))
 
     def run(self, missing_at_start: bool = False) -> None:
         """The listening thread: runs until stopped, reopening the microphone whenever it fails.
@@ -219,13 +231,13 @@ class Listener:
         barge = BargeIn(self.model, self.table, microphone.rate, self.barge_in_now)
         was_speaking = False
         utterance: list[bytes] = []
-        for block in microphone.blocks():
+        for captured_at, block in microphone.timed_blocks():
             if self.stopped.is_set():
                 return
-            if self.speaking.is_set() and time.monotonic() - self.speaking_since > MAX_MUTE_SECONDS:
+            if self.spoken and self.spoken[-1][1] is None and time.monotonic() - self.spoken[-1][0] > MAX_MUTE_SECONDS:
                 log.warning("Muting lasted too long; listening again.")
-                self.speaking.clear()
-            if self.speaking.is_set():
+                self.done_speaking()
+            if self.spoken_over(captured_at, BLOCK_SECONDS):
                 if not was_speaking or barge.prompt_words != self.prompt_words:
                     barge.expect_echo_of(self.prompt_words)
                     was_speaking = True

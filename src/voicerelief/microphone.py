@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import time
 from typing import Iterator
 
 from voicerelief.devices import default_rate, find_device, portaudio
@@ -18,7 +19,7 @@ class Microphone:
         self.device = find_device(device_name, "input")
         self.rate = rate or default_rate(self.device)
         self.overflows = 0
-        self._blocks: queue.Queue[bytes] = queue.Queue()
+        self._blocks: queue.Queue[tuple[float, bytes]] = queue.Queue()
         sounddevice = portaudio()
         try:
             sounddevice.check_input_settings(device=self.device, channels=1, dtype="int16", samplerate=self.rate)
@@ -34,10 +35,18 @@ class Microphone:
     def _on_block(self, data, frames, time_info, status) -> None:
         if status.input_overflow:
             self.overflows += 1
-        self._blocks.put(bytes(data))
+        # PortAudio says how long ago the block's first sample was captured; some hosts leave it at zero.
+        age = time_info.currentTime - time_info.inputBufferAdcTime
+        self._blocks.put((time.monotonic() - max(age, frames / self.rate), bytes(data)))
 
     def blocks(self, timeout: float = 2.0) -> Iterator[bytes]:
         """Blocks as they arrive; an AudioDeviceError when none came for ``timeout`` seconds."""
+        for _, block in self.timed_blocks(timeout):
+            yield block
+
+    def timed_blocks(self, timeout: float = 2.0) -> Iterator[tuple[float, bytes]]:
+        """Blocks with the monotonic time their first sample was captured, which may be well before they
+        are read: a listener busy for a moment falls behind the microphone."""
         while True:
             try:
                 yield self._blocks.get(timeout=timeout)
