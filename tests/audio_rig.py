@@ -242,6 +242,8 @@ class RunningApp:
              "--data-dir", str(data_dir), *extra],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.errors: list[str] = []
+        # When each log line arrived, beside ``errors``.
+        self.logged_at: list[float] = []
         threading.Thread(target=self._read, args=(self.process.stdout, self.lines), daemon=True).start()
         threading.Thread(target=self._read_errors, daemon=True).start()
 
@@ -252,7 +254,9 @@ class RunningApp:
 
     def _read_errors(self) -> None:
         for line in self.process.stderr:
+            arrived = time.monotonic()
             self.errors.append(line.rstrip("\n"))
+            self.logged_at.append(arrived)
 
     def wait_until_done_talking(self, rig: AudioRig, quiet_for: float = 1.0, timeout: float = 60.0) -> None:
         """Wait until every line begun has been said (the app logs each end, --verbose) and the speaker stayed quiet.
@@ -286,6 +290,16 @@ class RunningApp:
         while not self._logged(fragment):
             assert time.monotonic() < deadline and self.process.poll() is None, self.errors[-5:]
             time.sleep(0.05)
+
+    def wait_for_log_after(self, index: int, fragment: str, timeout: float = 60.0) -> float:
+        """When the first log line from ``index`` on containing ``fragment`` arrived."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for position in range(index, len(self.logged_at)):
+                if fragment in self.errors[position]:
+                    return self.logged_at[position]
+            assert time.monotonic() < deadline and self.process.poll() is None, self.errors[-5:]
+            time.sleep(0.02)
 
     def _logged(self, fragment: str) -> int:
         return sum(fragment in line for line in list(self.errors))

@@ -243,7 +243,7 @@ class Listener:
                     was_speaking = True
                 heard = barge.accept(block)
                 if heard is not None:
-                    log.debug("barge-in: %r", heard.text)
+                    log.debug("barge-in: %r (read %.2f s after capture)", heard.text, time.monotonic() - captured_at)
                     self.on_barge_in()
                     self.post(Command(heard))
                 continue
