@@ -46,8 +46,6 @@ from voicerelief.store import DATABASE_NAME  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 LEVELS_DB = (-20.0, -12.0, -6.0, 0.0)
-# How long the speaker must stay quiet for the prompt to count as cut short.
-QUIET_SECONDS = 0.3
 # How long after the acoustic end of "stop" the barge-in may still be logged.
 HEARD_WITHIN_SECONDS = 3.0
 # The ice ends this long after the app starts: long enough for the ready line to be over.
@@ -60,6 +58,7 @@ class Trial:
     heard: bool
     stop_to_silence_s: float | None
     self_triggered: bool
+    rejected: int  # "stop" seen by the decoder but below the confidence a barge-in needs
 
 
 @dataclass(frozen=True)
@@ -125,18 +124,13 @@ def say_stop(rig: AudioRig, clip: StopClip, onset: float) -> float:
     return sent + onset + clip.last_sound_s
 
 
-def last_sound_before_quiet(rig: AudioRig, after: float) -> float:
-    """The speaker's last audible moment before its first quiet spell after ``after``."""
-    rig.wait_quiet(since=after, quiet_for=QUIET_SECONDS, timeout=60)
-    loud_since = after
-    for at, rms in list(rig.levels):
-        if at < after:
-            continue
-        if rms > AUDIBLE_RMS:
-            loud_since = at
-        elif at - loud_since >= QUIET_SECONDS:
-            break
-    return loud_since
+def last_sound_before(rig: AudioRig, moment: float, since: float) -> float:
+    """The speaker's last audible 10 ms between two moments."""
+    deadline = time.monotonic() + 2.0
+    while not rig.levels or rig.levels[-1][0] < moment:
+        assert time.monotonic() < deadline, "the speaker's monitor stopped"
+        time.sleep(0.02)
+    return max(at for at, rms in list(rig.levels) if since <= at <= moment and rms > AUDIBLE_RMS)
 
 
 def stop_during(rig: AudioRig, app: RunningApp, spoken_from: float, offset: float, clip: StopClip,
@@ -150,8 +144,13 @@ def stop_during(rig: AudioRig, app: RunningApp, spoken_from: float, offset: floa
     while time.monotonic() < deadline and not any("barge-in:" in line for line in app.errors[logged_before:]):
         time.sleep(0.02)
     heard = any("barge-in: 'stop'" in line for line in app.errors[logged_before:])
-    silence = last_sound_before_quiet(rig, stop_end) - stop_end if heard else None
-    return Trial(heard, silence, self_triggered)
+    rejected = sum("candidate 'stop' rejected" in line for line in app.errors[logged_before:])
+    if not heard:
+        return Trial(False, None, self_triggered, rejected)
+    # The next line (the app asks whether to end) follows at once: the cut prompt ends where its stream
+    # was closed, which the app logs ("listening again") after the sound server dropped what it held.
+    closed = app.wait_for_log_after(logged_before, "listening again")
+    return Trial(True, last_sound_before(rig, closed, since=spoken_from) - stop_end, self_triggered, rejected)
 
 
 def first_sound(rig: AudioRig, after: float) -> float:
@@ -199,7 +198,8 @@ def alarm_trial(rig: AudioRig, folder: Path, settings: Path, clip: StopClip, ons
 
 def summary(trials: list[Trial]) -> dict[str, object]:
     return {"trials": len(trials), "heard": sum(t.heard for t in trials),
-            "self_triggered": sum(t.self_triggered for t in trials)}
+            "self_triggered": sum(t.self_triggered for t in trials),
+            "rejected_as_unsure": sum(t.rejected for t in trials)}
 
 
 def level_result(during_prompt: list[Trial], during_alarm: list[Trial]) -> dict[str, object]:

@@ -276,7 +276,7 @@ def run_voice(content: Content, store: Store, model_option: Path | None, input_d
 def _run_voice(content: Content, store: Store, model_option: Path | None, input_device: str | None,
                output_device: str | None, clock: Clock | None, record_dir: Path | None,
                config: Config | None, wait_for_microphone: bool, cancellation: EchoCancellationKeeper) -> int:
-    from voicerelief.listener import (BARGE_IN_INTENTS, BARGE_IN_INTENTS_WITH_ECHO_CANCELLATION, Command, Listener,
+    from voicerelief.listener import (BARGE_IN, BARGE_IN_WITH_ECHO_CANCELLATION, BargeInRule, Command, Listener,
                                       Notice)
     from voicerelief.models import find_model
     from voicerelief.recognizer import load_model
@@ -303,12 +303,12 @@ def _run_voice(content: Content, store: Store, model_option: Path | None, input_
     def session_active() -> bool:
         return runner.session.awaits_the_person() or bool(runner.timers)
 
-    def barge_in_intents() -> tuple[str, ...]:
+    def barge_in_rule() -> BargeInRule:
         """More may cut a prompt short while the sound server takes the assistant's voice out of the microphone."""
-        return BARGE_IN_INTENTS_WITH_ECHO_CANCELLATION if cancellation.restore() else BARGE_IN_INTENTS
+        return BARGE_IN_WITH_ECHO_CANCELLATION if cancellation.restore() else BARGE_IN
 
     listener = Listener(model, content.table, input_device, post, session_active, out.interrupt, record_dir,
-                        voice_gate=(config or Config()).voice_gate, barge_in_intents=barge_in_intents)
+                        voice_gate=(config or Config()).voice_gate, barge_in_rule=barge_in_rule)
     out.muting = (listener.start_speaking, listener.done_speaking)
     runner.listen_for = listener.expect
     try:

@@ -1,0 +1,29 @@
+"""docs/measurements.md is rendered from the benches' results, and says when a result predates the code."""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+import publish  # noqa: E402
+
+
+def test_the_page_is_what_the_results_render():
+    assert publish.PAGE.read_text() == publish.render(), \
+        "docs/measurements.md differs from the results: run `.venv/bin/python bench/publish.py` and commit it"
+
+
+def test_a_changed_figure_shows_and_a_result_older_than_its_code_says_so(tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(publish.RESULTS, results)
+    result = json.loads((results / "barge_in.json").read_text())
+    assert "before later changes" not in publish.render(results)
+    row = result["with_aec"]["-6"]
+    row["prompt"]["heard"] = (row["prompt"]["heard"] + 1) % (row["prompt"]["trials"] + 1)
+    result["measured"]["src/voicerelief/listener.py"] = "0" * 16
+    (results / "barge_in.json").write_text(json.dumps(result))
+    page = publish.render(results)
+    assert f"| -6 dB | on | {row['prompt']['heard']} of {row['prompt']['trials']} " in page
+    assert "before later changes to listener.py**" in page
