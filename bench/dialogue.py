@@ -12,7 +12,7 @@ confirm, the person says yes or no truthfully (a "yes" or "no" recording of the 
 turn); offered words instead of a number, the word for that score (no pain 0, mild 1-3, moderate 4-6,
 severe 7-10), scored right when it names the band of the digit meant. There are no recordings of
 those words: they are synthesized by espeak-ng, in an accent picked by the speaker, at the level of
-the speaker's own recording, which flatters them; the README says so beside the figures.
+the speaker's own recording, which flatters them; docs/bench-figures.md says so beside the figures.
 
 Each version runs in a process of its own: now, and the version before issue 26 (``BEFORE_COMMIT``,
 its own code from a git worktree), on the same recordings, in the same run. Now runs twice: once

@@ -170,7 +170,7 @@ def test_it_does_not_react_to_its_own_voice(rig, app):
 
 def test_stop_cuts_its_speech_short(rig, app):
     """With the microphone isolated from the speaker. With its own voice leaking in, "stop" is often missed over it
-    (README, barge-in; bench/barge_in.py measures it, with and without the sound server's echo canceller)."""
+    (docs/design.md, barge-in; bench/barge_in.py measures it, with and without the sound server's echo canceller)."""
     app.wait_for("Say hey relief to begin")
     app.wait_until_done_talking(rig)
     rig.speak("hey relief start")

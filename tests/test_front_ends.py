@@ -62,13 +62,13 @@ def test_demo_runs_a_whole_session_through_the_real_recognizer(tmp_path):
     assert (tmp_path / "demo" / "voicerelief.sqlite3").exists()
 
 
-def test_the_readme_diagram_is_the_machine():
+def test_the_design_diagram_is_the_machine():
     from pathlib import Path
 
     from voicerelief.diagram import mermaid
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert "```mermaid\n" + mermaid() + "\n```" in readme
+    design = (Path(__file__).resolve().parents[1] / "docs" / "design.md").read_text()
+    assert "```mermaid\n" + mermaid() + "\n```" in design
 
 
 def test_the_demo_says_no_to_every_safety_question_of_a_first_session():
