@@ -53,6 +53,16 @@ class Harness:
             self.sender.close()
         self.store.close()
 
+    def drain(self) -> list[str]:
+        """Handle every event other threads have queued so far (alert reports); returns the texts spoken."""
+        before = len(self.spoken)
+        while True:
+            try:
+                event = self.runner.events.get_nowait()
+            except queue.Empty:
+                return [s.text for s in self.spoken[before:]]
+            self.runner.handle(event)
+
     @property
     def state(self) -> str:
         return self.runner.session.state

@@ -187,8 +187,12 @@ def test_a_press_with_no_alert_open_says_nothing(tmp_path, broker, home_assistan
     home_assistant.wait_for(AVAILABILITY_TOPIC, "online")
     home_assistant.press(ACKNOWLEDGE_TOPIC)
     home_assistant.press(f"voicerelief/{NODE}/unrelated")
-    run.say("hey relief")
-    assert not any("answered" in line for line in run.wait(seconds=5))
+    # Home Assistant back online makes the device announce itself again. The broker passes one client's messages
+    # on in order and the device handles them in order, so once the new announcement is out, the presses have
+    # been handled and anything they caused is in the queue.
+    home_assistant.press("homeassistant/status", "online")
+    home_assistant.wait_for(f"homeassistant/event/{NODE}/alert/config", count=2)
+    assert not any("answered" in line for line in run.drain())
     run.close()
 
 
