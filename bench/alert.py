@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from audio_rig import AUDIBLE_RMS, AudioRig, RunningApp  # noqa: E402
 from test_call_for_help import CarerPhoneService  # noqa: E402
 from test_home_assistant import ALERT_TOPIC, AVAILABILITY_TOPIC, PASSWORD, USER, Broker, HomeAssistant  # noqa: E402
+from isolation import isolate_from_the_user  # noqa: E402
 
 from voicerelief.alert_delivery import AlertSender  # noqa: E402
 from voicerelief.carers import Carer, add_carer, carers_path  # noqa: E402
@@ -205,6 +206,7 @@ def main() -> int:
     parser.add_argument("--deliveries", type=int, default=20)
     parser.add_argument("--returns", type=int, default=5)
     args = parser.parse_args()
+    isolate_from_the_user()
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         broker = Broker(work / "mosquitto")

@@ -35,6 +35,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from audio_rig import AudioRig, RunningApp  # noqa: E402
 from baseline import BASELINE_COMMIT, baseline_source  # noqa: E402
+from isolation import isolate_from_the_user  # noqa: E402
 
 from voicerelief.models import find_model  # noqa: E402
 
@@ -174,6 +175,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=10, help="replies per gap in the sweep")
     parser.add_argument("--idle-seconds", type=float, default=60.0)
     args = parser.parse_args()
+    isolate_from_the_user()
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         rig = AudioRig(work / "pulse")

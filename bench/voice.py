@@ -27,6 +27,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from audio_rig import AudioRig  # noqa: E402
+from isolation import isolate_from_the_user  # noqa: E402
 
 from voicerelief.natural_voice import PiperRenderer  # noqa: E402
 from voicerelief.speak import NATURAL, PromptRenderer, Speaker, Voice, read_rendered  # noqa: E402
@@ -107,6 +108,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trials", type=int, default=10)
     args = parser.parse_args()
+    isolate_from_the_user()
     results: dict[str, dict[str, str]] = {name: {} for name in VOICES}
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
