@@ -6,6 +6,7 @@ import threading
 
 import numpy as np
 import soundfile
+import soxr
 
 from audio_rig import AudioRig
 from voicerelief.audio_file import read_speech
@@ -17,7 +18,8 @@ ROOM_NOISE_DBFS = -50.0
 def _test_phrase(rig: AudioRig, folder, far: bool) -> str:
     """The test phrase at a level over the room's noise: across a bedroom and faint, or close and clear."""
     speech = read_speech(rig.render("testing, one two three", "en-us", 140))
-    samples = speech.samples.astype(np.float64)
+    # espeak-ng renders at its own rate; the room and the file are at RATE.
+    samples = soxr.resample(speech.samples.astype(np.float64), speech.rate, RATE)
     if far:
         from scipy.signal import fftconvolve
 
