@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from audio_rig import AudioRig, RunningApp
-from test_audio_loop import answer
+from test_audio_loop import answer, episode_begun_yesterday, walk_a_short_flow
 from voicerelief.echo_cancel import SINK_NAME, SOURCE_NAME
 
 
@@ -69,3 +69,21 @@ def test_without_the_module_it_runs_as_before_and_doctor_says_why(tmp_path):
             app.stop()
     finally:
         rig.stop()
+
+
+def test_a_whole_spoken_flow_with_its_voice_leaking_in_as_loud_as_the_person_never_acts_on_it(rig, tmp_path):
+    """The speaker fed back into the microphone at 0 dB, the canceller on, so barge-in listens for more phrases at a
+    lower confidence: no prompt is cut short, and every utterance it acts on is one the person said."""
+    data = episode_begun_yesterday(tmp_path / "data")
+    rig.loop_speaker_into_microphone(True, leak_db=0.0)
+    app = RunningApp(rig, data, settings=cancelling(tmp_path))
+    try:
+        replies = walk_a_short_flow(rig, app)
+        assert any("echo cancellation is on" in line for line in app.errors)
+        assert not [line for line in app.errors if "barge-in:" in line], "a prompt was cut short by its own voice"
+        # One utterance heard for each thing said ("hey relief start" is one, split by the wake gate).
+        heard = [line for line in app.errors if "heard '" in line]
+        assert len(heard) == replies, f"heard more than the person said: {heard}"
+    finally:
+        app.stop()
+        rig.loop_speaker_into_microphone(False)
