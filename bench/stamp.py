@@ -14,12 +14,24 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 MEASURES: dict[str, tuple[str, ...]] = {
     "barge_in": ("src/voicerelief/listener.py", "src/voicerelief/echo_cancel.py", "src/voicerelief/microphone.py",
                  "src/voicerelief/speak.py", "bench/barge_in.py"),
+    "dialogue": ("src/voicerelief/session", "src/voicerelief/content", "src/voicerelief/recognizer.py",
+                 "src/voicerelief/voice_gate.py", "src/voicerelief/front_end.py", "src/voicerelief/commands.py",
+                 "src/voicerelief/rooms.py", "bench/dialogue.py"),
+    "soak": ("src/voicerelief/runner.py", "src/voicerelief/store.py", "src/voicerelief/recognizer.py",
+             "src/voicerelief/session", "bench/soak.py"),
 }
 
 
 def file_digests(paths: tuple[str, ...]) -> dict[str, str]:
-    """A short SHA-256 of each file as it is now."""
-    return {path: hashlib.sha256((REPOSITORY / path).read_bytes()).hexdigest()[:16] for path in paths}
+    """A short SHA-256 of each file as it is now; of a folder, over its files' names and contents (bytecode aside)."""
+    def digest(path: Path) -> str:
+        if not path.is_dir():
+            return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        whole = hashlib.sha256()
+        for file in sorted(f for f in path.rglob("*") if f.is_file() and "__pycache__" not in f.parts):
+            whole.update(file.relative_to(path).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+        return whole.hexdigest()[:16]
+    return {path: digest(REPOSITORY / path) for path in paths}
 
 
 def cpu_model() -> str:

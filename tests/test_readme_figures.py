@@ -1,4 +1,4 @@
-"""The typed bench figures (docs/bench-figures.md, and the long runs in docs/reliability.md) say what the benches printed: each figure is in the bench's saved output."""
+"""The typed bench figures (docs/bench-figures.md) say what the benches printed: each figure is in the bench's saved output."""
 
 import re
 from pathlib import Path
@@ -6,8 +6,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# Each measured section, by its bold opening words, and the bench output it quotes; all in docs/bench-figures.md
-# but the long runs, which docs/reliability.md quotes.
+# Each measured section of docs/bench-figures.md, by its bold opening words, and the bench output it quotes.
 SECTIONS = {
     "**Recognition**": "recognize.txt",
     "**Per state**": "recognize.txt",
@@ -20,11 +19,9 @@ SECTIONS = {
     "**Calling a carer**": "alert.txt",
     "**Instructions per second of audio**": "instructions.txt",
     "**Projection to a Raspberry Pi.**": "instructions.txt",
-    "**Long runs**": "soak.txt",
     "**The two voices**": "voice.txt",
     "**Rendering cost on a Pi**": "voice_instructions.txt",
 }
-RELIABILITY = {"**Long runs**"}
 NUMBER = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)(?![\w.]*\d)")
 
 
@@ -51,7 +48,7 @@ def printed(figure: str, values: list[float]) -> bool:
 
 
 def page_section(lead: str) -> str:
-    page = (ROOT / "docs" / ("reliability.md" if lead in RELIABILITY else "bench-figures.md")).read_text()
+    page = (ROOT / "docs" / "bench-figures.md").read_text()
     start = page.index(lead)
     ends = [page.find(mark, start + len(lead)) for mark in ("\n**", "\n- **", "\n## ")]
     return page[start:min((end for end in ends if end >= 0), default=len(page))]
