@@ -93,6 +93,13 @@ def dialogue(result: dict) -> str:
         cells = [f"{shown(before[key], kind)} → **{shown(now[key], kind)}**" for key, _, kind in DIALOGUE_COLUMNS]
         rows.append(f"| {'close up' if room == 'none' else room} | " + " | ".join(cells) + " |")
     answers = next(iter(result["rooms"].values()))["now"]["answers"]
+    expect = []
+    for room, versions in result["rooms"].items():
+        said_again = versions["now"]["pain_said_again"]
+        where = "close up" if room == "none" else f"in the {room}"
+        expect.append(f"{where}, about one pain score in {round(1 / said_again)} has to be said a second time"
+                      if said_again else f"{where}, no pain score had to be said twice")
+    wrong = sum(versions["now"]["pain_wrong_stored"] for versions in result["rooms"].values())
     return (f"`bench/dialogue.py`: the real session asks, and recordings of `../shared/data` answer ({answers} pain "
             "scores and the yes and no recordings per room), through the seeded rooms of `bench/far_field.py`, the "
             "real voice gate, level normaliser and recognizer with the grammar of the moment. Asked again, the "
@@ -100,7 +107,16 @@ def dialogue(result: dict) -> str:
             "moderate and severe are synthesized (there are no recordings of them), which flatters them; the column "
             "keeping to numbers is a person who never takes up the words offered. Each cell "
             f"is the version before the recovering dialogue (commit {result['settings']['before']}) → now, in the "
-            "same run. These are development recordings: other speakers do worse.\n\n" + "\n".join(rows) + "\n")
+            "same run. These are development recordings: other speakers do worse.\n\n" + "\n".join(rows) + "\n\n"
+            f"What a person should expect: {'; '.join(expect)}. "
+            + ("No wrong score was stored in any room. " if not wrong else "")
+            + "The second try is offered in words as well, and the words carry the gain: keeping to numbers, a score "
+            "is right within two tries " + "; ".join(
+                f"{versions['now']['pain_right_within_two_saying_numbers'] * 100:.1f} % "
+                f"{'close up' if room == 'none' else 'in the ' + room} (before: "
+                f"{versions['before']['pain_right_within_two_saying_numbers'] * 100:.1f} %)"
+                for room, versions in result["rooms"].items()) + ". A safety answer not heard is "
+            "asked again, then offered as \"not sure\", and never stored as the opposite answer.\n")
 
 
 def soak(result: dict) -> str:

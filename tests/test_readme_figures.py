@@ -15,7 +15,6 @@ SECTIONS = {
     "**Voice gate**": "gate.txt",
     "**Across the room**": "far_field.txt",
     "**Tried at 2 m**": "far_field_sweep.txt",
-    "**Understood from the floor**": "dialogue.txt",
     "**Calling a carer**": "alert.txt",
     "**Instructions per second of audio**": "instructions.txt",
     "**Projection to a Raspberry Pi.**": "instructions.txt",
