@@ -16,7 +16,8 @@ json:// target). Measured, beside a baseline from the same run:
   started; from its port accepting connections to the alert's arrival, against a
   fresh paho client connecting and publishing at that moment.
 
-Run: .venv/bin/python bench/alert.py [--spoken 5] [--deliveries 20] [--returns 5]
+Run: .venv/bin/python bench/alert.py [--spoken 5] [--deliveries 20] [--returns 5]; with the defaults it writes
+bench/results/alert.json.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from audio_rig import AUDIBLE_RMS, AudioRig, RunningApp  # noqa: E402
 from test_call_for_help import CarerPhoneService  # noqa: E402
 from test_home_assistant import ALERT_TOPIC, AVAILABILITY_TOPIC, PASSWORD, USER, Broker, HomeAssistant  # noqa: E402
 from isolation import isolate_from_the_user  # noqa: E402
+from stamp import published  # noqa: E402
 
 from voicerelief.alert_delivery import AlertSender  # noqa: E402
 from voicerelief.carers import Carer, add_carer, carers_path  # noqa: E402
@@ -44,10 +46,10 @@ from voicerelief.session.call_for_help import COUNTDOWN_SECONDS  # noqa: E402
 
 
 def spread(values: list[float]) -> str:
+    """The p50, p95 and trial-count cells of a table row."""
     if not values:
-        return "n/a"
-    shown = f"p50 {np.percentile(values, 50):7.3f} s  p95 {np.percentile(values, 95):7.3f} s  (n={len(values)})"
-    return shown + ("  each: " + " ".join(f"{v:.2f}" for v in values) if len(values) <= 5 else "")
+        return "n/a | n/a | 0"
+    return f"{np.percentile(values, 50):.3f} s | {np.percentile(values, 95):.3f} s | {len(values)}"
 
 
 def wait_until(condition, timeout: float = 60.0) -> None:
@@ -213,17 +215,22 @@ def main() -> int:
         broker.start()
         service = CarerPhoneService()
         try:
-            print(f"Alert delivery on 127.0.0.1 (Mosquitto; an HTTP server for Apprise's json://); "
-                  f"cancel window {COUNTDOWN_SECONDS} s")
-            print("\nDelivery alone: the app's sender against the bare floor of each channel")
-            for name, values in delivery(broker, service, args.deliveries).items():
-                print(f"  {name:42s} {spread(values)}")
-            print("\nThe broker back after 3 s down: from its port open to the alert's arrival")
-            for name, values in broker_return(broker, args.returns).items():
-                print(f"  {name:42s} {spread(values)}")
-            print("\nSpoken \"hey relief get help\", then silence: from the words' last audible 10 ms")
-            for name, values in spoken(work, broker, service, args.spoken).items():
-                print(f"  {name:42s} {spread(values)}")
+            settings = {"spoken": args.spoken, "deliveries": args.deliveries, "returns": args.returns,
+                        "cancel_window_s": COUNTDOWN_SECONDS}
+            with published("alert", settings, save=(args.spoken, args.deliveries, args.returns) == (5, 20, 5)) as figures:
+                print(f"Alert delivery on 127.0.0.1 (Mosquitto; an HTTP server for Apprise's json://); "
+                      f"cancel window {COUNTDOWN_SECONDS} s.")
+                for title, measured in (
+                        ("Delivery alone: the app's sender against the bare floor of each channel",
+                         delivery(broker, service, args.deliveries)),
+                        ("The broker back after 3 s down: from its port open to the alert's arrival",
+                         broker_return(broker, args.returns)),
+                        ("Spoken \"hey relief get help\", then silence: from the words' last audible 10 ms",
+                         spoken(work, broker, service, args.spoken))):
+                    figures[title] = measured
+                    print(f"\n{title}:\n\n| measured | p50 | p95 | trials |\n| --- | ---: | ---: | ---: |")
+                    for name, values in measured.items():
+                        print(f"| {name} | {spread(values)} |")
         finally:
             service.close()
             broker.stop()

@@ -12,14 +12,14 @@ confirm, the person says yes or no truthfully (a "yes" or "no" recording of the 
 turn); offered words instead of a number, the word for that score (no pain 0, mild 1-3, moderate 4-6,
 severe 7-10), scored right when it names the band of the digit meant. There are no recordings of
 those words: they are synthesized by espeak-ng, in an accent picked by the speaker, at the level of
-the speaker's own recording, which flatters them; docs/bench-figures.md says so beside the figures.
+the speaker's own recording, which flatters them; docs/measurements.md says so beside the figures.
 
 Each version runs in a process of its own: now, and the version before issue 26 (``BEFORE_COMMIT``,
 its own code from a git worktree), on the same recordings, in the same run. Now runs twice: once
 with a person who takes up the words offered, once with one who keeps to numbers (real recordings
 only); the second gives ``pain_right_within_two_saying_numbers``.
 
-Writes bench/results/dialogue.txt and dialogue.json (stamped with the commit); the last line printed
+Writes bench/results/dialogue.json (stamped with the commit); the last line printed
 is one JSON object with the figures of now.
 Run: .venv/bin/python bench/dialogue.py [--room NAME|none|all] [--data FOLDER ...] [--every N]
 """
@@ -367,7 +367,6 @@ def main() -> None:
              "settings": {"every": args.every, "data": folders, "before": BEFORE_COMMIT}}
     if args.room == "all" and not args.data:
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "dialogue.txt").write_text("\n".join(lines) + "\n")
         (RESULTS / "dialogue.json").write_text(json.dumps({**stamp, "rooms": table}, indent=1) + "\n")
     now = {room: versions["now"] for room, versions in table.items()}
     print(json.dumps(now[rooms[0]] if len(rooms) == 1 else now))

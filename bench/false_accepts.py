@@ -11,7 +11,8 @@ with one grammar everywhere, so it runs once in a session and once outside one.
 Each context runs in a process of its own, two at a time.
 
 Run: .venv/bin/python bench/false_accepts.py [FOLDER ...] [--minutes N]
-The last line printed is one JSON object with the figures.
+The last line printed is one JSON object with the figures; with the default folders, the whole run is
+written to bench/results/false_accepts.json.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import soxr
 from scipy.stats import chi2
 
 from baseline import BASELINE_COMMIT, baseline_source
+from stamp import published
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from recorded_room import RecordedRoom  # noqa: E402
@@ -168,35 +170,40 @@ def main() -> None:
             results = {(name, "now"): job.result() for name, job in now.items()}
             results |= {(name, "before"): before[in_session].result() for name, (_, in_session) in CONTEXTS.items()}
 
-    print(f"Background speech (development set: the listening was tuned on it): {audio_hours * 60:.1f} min of audio, "
-          f"{speech_hours * 60:.1f} min of it speech, from {', '.join(str(f) for f in folders)}.\n")
-    print(f"| state context | false accepts per hour of speech | version {BASELINE_COMMIT}, before per-state grammars |")
-    print("| --- | ---: | ---: |")
-    rates = {}
-    for name in CONTEXTS:
-        now, before = results[(name, "now")], results[(name, "before")]
-        rates[name] = len(now) / speech_hours
-        print(f"| {name} | {rates[name]:.2f} ({len(now)}: {_phrases(now)}) "
-              f"| {len(before) / speech_hours:.2f} ({len(before)}: {_phrases(before)}) |")
-    worst = max(len(results[(name, "now")]) for name in CONTEXTS)
-    print(f"\nWith {worst} false accepts in {speech_hours:.2f} hours of speech in the worst context, the one-sided 95% "
-          f"upper bound is {upper_bound_per_hour(worst, speech_hours):.1f} per hour of speech.")
+    settings = {"folders": [f.name for f in folders], "minutes": args.minutes, "baseline": BASELINE_COMMIT}
+    with published("false_accepts", settings, save=not args.folders and args.minutes is None) as figures:
+        print(f"Background speech (development set: the listening was tuned on it): {audio_hours * 60:.1f} min of audio, "
+              f"{speech_hours * 60:.1f} min of it speech, from {', '.join(str(f) for f in folders)}.\n")
+        print(f"| state context | false accepts per hour of speech | version {BASELINE_COMMIT}, before per-state grammars |")
+        print("| --- | ---: | ---: |")
+        rates = {}
+        for name in CONTEXTS:
+            now, before = results[(name, "now")], results[(name, "before")]
+            rates[name] = len(now) / speech_hours
+            print(f"| {name} | {rates[name]:.2f} ({len(now)}: {_phrases(now)}) "
+                  f"| {len(before) / speech_hours:.2f} ({len(before)}: {_phrases(before)}) |")
+        worst = max(len(results[(name, "now")]) for name in CONTEXTS)
+        print(f"\nWith {worst} false accepts in {speech_hours:.2f} hours of speech in the worst context, the one-sided 95% "
+              f"upper bound is {upper_bound_per_hour(worst, speech_hours):.1f} per hour of speech.")
+        figures["accepted"] = {f"{name}|{version}": accepted for (name, version), accepted in results.items()}
+        session = {name: rate for name, rate in rates.items() if CONTEXTS[name][1]}
+        summary = {
+            "audio_hours": round(audio_hours, 4),
+            "speech_hours": round(speech_hours, 4),
+            "idle_per_speech_hour": round(rates["idle (wake phrase needed)"], 3),
+            "session_per_speech_hour": round(max(session.values()), 3),
+            "worst_session_context": max(session, key=session.get),
+            "red_flag_per_speech_hour": round(rates[RED_FLAG_CONTEXT], 3),
+            "upper_bound_95_per_speech_hour": round(upper_bound_per_hour(worst, speech_hours), 3),
+            "per_context_per_audio_hour": {name: round(len(results[(name, 'now')]) / audio_hours, 3) for name in CONTEXTS},
+            "before_per_speech_hour": {name: round(len(results[(name, 'before')]) / speech_hours, 3) for name in CONTEXTS},
+        }
+        figures["summary"] = summary
     if args.details:
         for (name, version), accepted in results.items():
             for text, seconds in accepted:
                 print(f"{version}, {name}: {text!r} at {seconds:.1f} s, {stream.clip_at(seconds)}")
-    session = {name: rate for name, rate in rates.items() if CONTEXTS[name][1]}
-    print(json.dumps({
-        "audio_hours": round(audio_hours, 4),
-        "speech_hours": round(speech_hours, 4),
-        "idle_per_speech_hour": round(rates["idle (wake phrase needed)"], 3),
-        "session_per_speech_hour": round(max(session.values()), 3),
-        "worst_session_context": max(session, key=session.get),
-        "red_flag_per_speech_hour": round(rates[RED_FLAG_CONTEXT], 3),
-        "upper_bound_95_per_speech_hour": round(upper_bound_per_hour(worst, speech_hours), 3),
-        "per_context_per_audio_hour": {name: round(len(results[(name, 'now')]) / audio_hours, 3) for name in CONTEXTS},
-        "before_per_speech_hour": {name: round(len(results[(name, 'before')]) / speech_hours, 3) for name in CONTEXTS},
-    }))
+    print(json.dumps(summary))
 
 
 def upper_bound_per_hour(events: int, hours: float) -> float:

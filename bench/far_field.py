@@ -13,7 +13,7 @@ with those decoys left out there but the model's own narrow lattice (beam 2) for
 confidences, and now (the wider lattice of ``commands.toml``); and the voice gate's
 misses are counted with the old and the new threshold.
 
-Run: .venv/bin/python bench/far_field.py [--every N] [--output FILE]
+Run: .venv/bin/python bench/far_field.py [--every N]; a full run writes bench/results/far_field.json.
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ from voicerelief.front_end import LevelSettings
 from voicerelief.recognizer import BLOCK_SECONDS
 from voicerelief.rooms import ROOMS, RATE, Room, far_field, impulse_response, measured_rt60
 from voicerelief.voice_gate import GateSettings, VoiceGate
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stamp import published  # noqa: E402
 
 CONTEXTS = {"yes/no question": "redFlags", "pain question": "painBefore"}
 CLOSE_UP = "close-up (today's measurement)"
@@ -103,14 +106,6 @@ def _gate_opens(stream, rate: int, settings: GateSettings) -> bool:
     return gate.blocks_passed > 0
 
 
-def publish(lines: list[str], output: Path | None) -> None:
-    """Print the report, and save it too when asked."""
-    report = "\n".join(lines)
-    print(report)
-    if output:
-        output.write_text(report + "\n")
-
-
 def _percent(pair: list[int]) -> str:
     right, total = pair
     return f"{100 * right / total:.1f}% ({right}/{total})" if total else "n/a"
@@ -119,7 +114,6 @@ def _percent(pair: list[int]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--every", type=int, default=1, help="use every Nth recording only (quicker)")
-    parser.add_argument("--output", type=Path, help="also write the tables to this file")
     args = parser.parse_args()
     if not shared_data_dir().is_dir():
         sys.exit(f"The shared recordings are not at {shared_data_dir()}; this bench needs them.")
@@ -155,7 +149,9 @@ def main() -> None:
     for condition in conditions:
         misses = results[condition]["gate_misses"]
         lines.append(f"| {condition} | {_percent(misses['before'])} | {_percent(misses['now'])} |")
-    publish(lines, args.output)
+    with published("far_field", {"every": args.every}, save=args.every == 1) as figures:
+        figures.update(results)
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ confidences (``commands.toml``, ``lattice_beam``), the level the
 normaliser raises speech to, the gate's pre-roll, and a high-pass filter on the
 microphone's audio. The first row is today's settings.
 
-Run: .venv/bin/python bench/far_field_sweep.py [--room NAME] [--output FILE]
+Run: .venv/bin/python bench/far_field_sweep.py [--room NAME]; in the bedroom (the default) it writes
+bench/results/far_field_sweep.json.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 
-from far_field import CLOSE_UP, CONTEXTS, GROUP_NAMES, _percent, heard_in, publish
+from far_field import CLOSE_UP, CONTEXTS, GROUP_NAMES, _percent, heard_in
+from stamp import published
 from voicerelief.evaluation import real_samples, shared_data_dir
 from voicerelief.front_end import LevelSettings
 from voicerelief.rooms import ROOMS
@@ -98,7 +99,6 @@ def _high_passed(stream: np.ndarray, rate: int, cutoff_hz: float) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--room", default=BEDROOM, choices=[CLOSE_UP] + [room.name for room in ROOMS])
-    parser.add_argument("--output", type=Path, help="also write the table to this file")
     args = parser.parse_args()
     if not shared_data_dir().is_dir():
         sys.exit(f"The shared recordings are not at {shared_data_dir()}; this bench needs them.")
@@ -113,7 +113,9 @@ def main() -> None:
     for name, tally in results.items():
         lines.append(f"| {name} | " + " | ".join(_percent(tally[f'{context}|{group}']) for context, group in columns)
                      + " |")
-    publish(lines, args.output)
+    with published("far_field_sweep", {"room": args.room}, save=args.room == BEDROOM) as figures:
+        figures.update(results)
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":

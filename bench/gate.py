@@ -6,19 +6,24 @@ delivers it, through: no gate (the baseline), the gate, and the gate without
 its pre-roll (to show what the pre-roll is for). Prints accuracy by group and
 the share of the audio each one decoded.
 
-Run: .venv/bin/python bench/gate.py [--quick]
+Run: .venv/bin/python bench/gate.py [--quick]; a full run writes bench/results/gate.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import sys
+from pathlib import Path
 
 from voicerelief.commands import load_phrase_table
 from voicerelief.evaluation import compare_gates, generated_samples, real_samples, shared_data_dir
 from voicerelief.models import find_model
 from voicerelief.recognizer import load_model
 from voicerelief.voice_gate import GateSettings, VoiceGate
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stamp import published  # noqa: E402
 
 GATES = {
     "no gate (baseline)": lambda rate: None,
@@ -37,19 +42,21 @@ def main() -> None:
     sets = {"generated": itertools.islice(generated_samples(table), 200 if args.quick else None)}
     if (shared_data_dir() / "speech-commands-dev").is_dir():
         sets = {"shared/data": real_samples(shared_data_dir()), **sets}
-    print("| recordings | group | " + " | ".join(GATES) + " |")
-    print("| --- | --- |" + " ---: |" * len(GATES))
-    for set_name, samples in sets.items():
-        runs = compare_gates(model, table, samples, GATES)
-        groups = sorted(runs[next(iter(GATES))].scores, key=lambda g: (g == "all", g))
-        for group in groups:
-            cells = []
-            for name in GATES:
-                score = runs[name].scores[group]
-                cells.append(f"{score.rate * 100:.1f}% ({score.correct}/{score.total})")
-            print(f"| {set_name} | {group} | " + " | ".join(cells) + " |")
-        decoded = [f"{runs[name].blocks_passed / runs[name].blocks_seen * 100:.0f}%" for name in GATES]
-        print(f"| {set_name} | share of audio decoded | " + " | ".join(decoded) + " |")
+    with published("gate", {"quick": args.quick, "sets": list(sets)}, save=not args.quick) as figures:
+        print("| recordings | group | " + " | ".join(GATES) + " |")
+        print("| --- | --- |" + " ---: |" * len(GATES))
+        for set_name, samples in sets.items():
+            runs = compare_gates(model, table, samples, GATES)
+            groups = sorted(runs[next(iter(GATES))].scores, key=lambda g: (g == "all", g))
+            for group in groups:
+                cells = []
+                for name in GATES:
+                    score = runs[name].scores[group]
+                    cells.append(f"{score.rate * 100:.1f}% ({score.correct}/{score.total})")
+                    figures.setdefault(set_name, {}).setdefault(name, {})[group] = [score.correct, score.total]
+                print(f"| {set_name} | {group} | " + " | ".join(cells) + " |")
+            decoded = [f"{runs[name].blocks_passed / runs[name].blocks_seen * 100:.0f}%" for name in GATES]
+            print(f"| {set_name} | share of audio decoded | " + " | ".join(decoded) + " |")
 
 
 if __name__ == "__main__":

@@ -8,21 +8,19 @@ normaliser and recognizer with each state's grammar, once without those phrases 
 them, in the same run; and the phrases themselves, synthesized by espeak-ng, through the grammar
 that has them.
 
-Writes bench/results/help_phrases.txt and help_phrases.json (stamped with the commit).
+A full run writes bench/results/help_phrases.json (stamped with the commit).
 Run: .venv/bin/python bench/help_phrases.py [--every N]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
-from pathlib import Path
 
-from stamp import result_stamp
+from stamp import published
 from voicerelief.commands import Intent, PhraseTable, load_phrase_table
 from voicerelief.evaluation import generated_samples, real_samples, shared_data_dir
 
@@ -32,7 +30,6 @@ REFUSED = {"help me": "call_help"}
 CONTEXTS = {"pain question": "painBefore", "yes/no question": "redFlags", "stretch control": "stretchHold",
             "idle": "idle"}
 CONDITIONS = ("close-up", "bedroom, 2 m")
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def without_added(table: PhraseTable) -> PhraseTable:
@@ -125,12 +122,10 @@ def main() -> None:
     lines += ["", "The added phrases themselves (espeak-ng, 2 voices x 2 rates, clean and at 10 dB SNR), per state:", "",
               "| state | heard right |", "| --- | ---: |"]
     lines += [f"| {context} | {_percent(pair)} |" for context, pair in added.items()]
-    print("\n".join(lines))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "help_phrases.txt").write_text("\n".join(lines) + "\n")
-    result = {**result_stamp("help_phrases"),
-              "settings": {"every": args.every, "added": list(ADDED), "refused": list(REFUSED)}, "rooms": rooms, "added_phrases": added}
-    (RESULTS / "help_phrases.json").write_text(json.dumps(result, indent=1) + "\n")
+    settings = {"every": args.every, "added": list(ADDED), "refused": list(REFUSED)}
+    with published("help_phrases", settings, save=args.every == 1) as figures:
+        figures.update({"rooms": rooms, "added_phrases": added})
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":

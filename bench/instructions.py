@@ -12,7 +12,7 @@ difference is the loop's own instruction count, independent of machine load.
 The same loop timed natively on this machine gives its instructions per CPU
 second, as a check of the scale.
 
-Run: .venv/bin/python bench/instructions.py [--seconds 10]
+Run: .venv/bin/python bench/instructions.py [--seconds 10]; with 10 s it writes bench/results/instructions.json.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import soxr
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stamp import published  # noqa: E402
 from voicerelief.audio_file import Speech
 from voicerelief.commands import load_phrase_table
 from voicerelief.evaluation import in_room
@@ -136,33 +138,37 @@ def main() -> None:
             per_second = (with_loop - without_loop) / args.seconds
             rows.append((_case_name(name, gated, level), per_second, min(native) / args.seconds))
 
-    print(f"Listening loop, {args.seconds:.0f} s of audio per case; instructions counted by callgrind on x86-64.\n")
-    print("| audio, listening | instructions per second of audio | CPU here, share of one core | "
-          "instructions per CPU second here |")
-    print("| --- | ---: | ---: | ---: |")
-    for name, per_second, cpu_share in rows:
-        # Below a millisecond of CPU a second, the process clock is too coarse for a rate.
-        timed = cpu_share >= 0.001
-        print(f"| {name} | {per_second / 1e6:.0f} M | "
-              f"{f'{cpu_share * 100:.1f}%' if timed else 'below 0.1%'} | "
-              f"{f'{per_second / cpu_share / 1e9:.2f} G' if timed else 'too little to time'} |")
+    settings = {"seconds": args.seconds, "arm_per_x86": list(ARM_PER_X86_INSTRUCTIONS),
+                "boards": [list(board) for board in PI_CPUS]}
+    with published("instructions", settings, save=args.seconds == 10.0) as figures:
+        figures["cases"] = [{"case": name, "instructions_per_audio_second": per_second, "cpu_share_here": cpu_share}
+                            for name, per_second, cpu_share in rows]
+        print(f"Listening loop, {args.seconds:.0f} s of audio per case; instructions counted by callgrind on x86-64.\n")
+        print("| audio, listening | instructions per second of audio | CPU here, share of one core | "
+              "instructions per CPU second here |")
+        print("| --- | ---: | ---: | ---: |")
+        for name, per_second, cpu_share in rows:
+            # Below a millisecond of CPU a second, the process clock is too coarse for a rate.
+            timed = cpu_share >= 0.001
+            print(f"| {name} | {per_second / 1e6:.0f} M | "
+                  f"{f'{cpu_share * 100:.1f}%' if timed else 'below 0.1%'} | "
+                  f"{f'{per_second / cpu_share / 1e9:.2f} G' if timed else 'too little to time'} |")
 
-    print("\nProjected share of one core: instructions per second x (AArch64 per x86-64 instruction) "
-          "/ (clock x instructions per cycle).")
-    low_ratio, mid_ratio, high_ratio = ARM_PER_X86_INSTRUCTIONS
-    print(f"AArch64 per x86-64 instruction: {mid_ratio} (range {low_ratio} to {high_ratio}).\n")
-    header = " | ".join(name for name, _, _ in rows)
-    print(f"| board | clock, IPC | {header} |")
-    print("| --- | --- |" + " ---: |" * len(rows))
-    for board, core, ghz, (low_ipc, mid_ipc, high_ipc) in PI_CPUS:
-        cells = []
-        for _, per_second, _ in rows:
-            middle = per_second * mid_ratio / (ghz * 1e9 * mid_ipc) * 100
-            best = per_second * low_ratio / (ghz * 1e9 * high_ipc) * 100
-            worst = per_second * high_ratio / (ghz * 1e9 * low_ipc) * 100
-            cells.append(f"{middle:.1f}% ({best:.1f} to {worst:.1f})")
-        print(f"| {board} ({core}) | {ghz} GHz, IPC {mid_ipc} ({low_ipc} to {high_ipc}) | {' | '.join(cells)} |")
-
+        print("\nProjected share of one core: instructions per second x (AArch64 per x86-64 instruction) "
+              "/ (clock x instructions per cycle).")
+        low_ratio, mid_ratio, high_ratio = ARM_PER_X86_INSTRUCTIONS
+        print(f"AArch64 per x86-64 instruction: {mid_ratio} (range {low_ratio} to {high_ratio}).\n")
+        header = " | ".join(name for name, _, _ in rows)
+        print(f"| board | clock, IPC | {header} |")
+        print("| --- | --- |" + " ---: |" * len(rows))
+        for board, core, ghz, (low_ipc, mid_ipc, high_ipc) in PI_CPUS:
+            cells = []
+            for _, per_second, _ in rows:
+                middle = per_second * mid_ratio / (ghz * 1e9 * mid_ipc) * 100
+                best = per_second * low_ratio / (ghz * 1e9 * high_ipc) * 100
+                worst = per_second * high_ratio / (ghz * 1e9 * low_ipc) * 100
+                cells.append(f"{middle:.1f}% ({best:.1f} to {worst:.1f})")
+            print(f"| {board} ({core}) | {ghz} GHz, IPC {mid_ipc} ({low_ipc} to {high_ipc}) | {' | '.join(cells)} |")
 
 def _case_name(audio: str, gated: bool, level: bool) -> str:
     if not gated:

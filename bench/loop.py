@@ -3,20 +3,26 @@
 Measures, beside a baseline from the same run:
 - answer latency: from the last audible 10 ms of the person's words on the virtual
   microphone to the first audible 10 ms of the answer on the virtual speaker (both
-  read through the same kind of PulseAudio monitor), for pain-score answers ("six",
+  read through the same kind of PulseAudio monitor), for pain-score answers ("one",
   "no"); the baseline is the version before per-state grammars (BASELINE_COMMIT),
   run from a git worktree on the same rig;
-- the reply-gap sweep: "no" said 0.1, 0.2, 0.3 and 0.5 s after the last sound of
-  "I heard 6. Is that right?"; the share acted on, for both versions;
-- CPU, as a share of one core, while listening to a quiet room (pink noise at
-  -50 dBFS) for 60 s: with the voice gate, without it (the same app with
-  `voice_gate = false`), and a bare capture through the app's own microphone
-  code that recognizes nothing;
-- peak RSS of both; time from process start to the ready sentence printed, against loading the
+- the reply-gap sweep: "no" aimed to begin 0.3 s before the last sound of "I heard 1. Is that
+  right?" (talking over the question's end, which the app does not listen to: that row must fail),
+  and 0, 0.1, 0.2, 0.3 and 0.5 s after it; each trial's gap as measured on the two monitors, and
+  the share acted on, for both versions;
+- CPU, as a share of one core, while listening for 60 s: with the voice gate, without it (the same
+  app with `voice_gate = false`), and a bare capture through the app's own microphone code that
+  recognizes nothing;
+- peak RSS: of the app after the spoken trials (it has built the grammars of the safety questions,
+  the onset, the pain question and its confirmation), and of the bare capture; time from process
+  start to the ready sentence printed, against loading the
   model alone, and to the first sound of the answer to "hey relief start" said as soon as the
   ready sentence has been spoken (what a person waits for).
 
-Run: .venv/bin/python bench/loop.py [--commands 30] [--trials 10] [--idle-seconds 60]
+Everything runs in the same quiet room: pink noise at ROOM_DBFS on the microphone throughout.
+
+Run: .venv/bin/python bench/loop.py [--commands 30] [--trials 10] [--idle-seconds 60]; with the defaults it
+writes bench/results/loop.json.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from audio_rig import AudioRig, RunningApp  # noqa: E402
 from baseline import BASELINE_COMMIT, baseline_source  # noqa: E402
 from isolation import isolate_from_the_user  # noqa: E402
+from stamp import published  # noqa: E402
 
 from voicerelief.models import find_model  # noqa: E402
 
@@ -52,7 +59,10 @@ for block in microphone.blocks():
 # The first seconds after a stream opens cost extra CPU (over a second of it for a bare capture here),
 # which is start-up, not listening: every CPU figure starts after this pause.
 SETTLE_SECONDS = 5.0
-REPLY_GAPS = (0.1, 0.2, 0.3, 0.5)
+REPLY_GAPS = (-0.3, 0.0, 0.1, 0.2, 0.3, 0.5)
+# A quiet room with a fan: below the level at which the rig counts the microphone as audible, so the
+# person's words can still be timed on it.
+ROOM_DBFS = -60.0
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -75,7 +85,9 @@ def answer_latency(rig: AudioRig, app: RunningApp, line: str, answer: str) -> fl
 
 
 def to_pain_confirmation(rig: AudioRig, app: RunningApp) -> None:
-    """From the ready line to "I heard 6. Is that right?" by the shortest spoken path."""
+    """From the ready line to "I heard 1. Is that right?" by the shortest spoken path.
+
+    One is always read back, however sure the recognizer is, in both versions."""
     app.wait_for("Say hey relief to begin")
     app.wait_until_done_talking(rig)
     began, _ = rig.speak("hey relief start")
@@ -85,88 +97,92 @@ def to_pain_confirmation(rig: AudioRig, app: RunningApp) -> None:
         app.wait_until_done_talking(rig)
         began, _ = rig.speak("no")
         app.wait_for("?", after=began + 0.5)
-    for line, answer in (("yesterday", "how bad is the pain"), ("six", "I heard 6")):
+    for line, answer in (("yesterday", "how bad is the pain"), ("one", "I heard 1")):
         app.wait_until_done_talking(rig)
         began, _ = rig.speak(line)
         app.wait_for(answer, after=began)
 
 
 def latencies(rig: AudioRig, app: RunningApp, commands: int) -> list[float]:
-    """Alternately "no" (back to the pain question) and "six" (to its confirmation)."""
+    """Alternately "no" (asked for the score again) and "one" (to its confirmation)."""
     measured = []
     for index in range(commands):
-        line, answer = ("no", "On a scale") if index % 2 == 0 else ("six", "I heard 6")
+        line, answer = ("no", "?") if index % 2 == 0 else ("one", "I heard 1")
         measured.append(answer_latency(rig, app, line, answer))
     return measured
 
 
 def reply_gap_trial(rig: AudioRig, app: RunningApp, gap: float, prompt_seconds: float,
                     onset_delay: float) -> tuple[float, bool]:
-    """In the confirmation question: "six" brings the question; "no" follows ``gap`` s after its last sound.
+    """In the confirmation question: "one" brings the question; "no" follows ``gap`` s after its last sound.
 
     Returns the gap as measured on the two monitors, and whether the "no" was acted on.
     """
     app.wait_until_done_talking(rig)
-    began, ended = rig.speak("six")
-    asked = app.wait_for("I heard 6", after=began)
+    began, ended = rig.speak("one")
+    asked = app.wait_for("I heard 1", after=began)
     first = None
     while first is None:
         first = rig.first_sound_after(max(asked - 0.5, ended))
         time.sleep(0.005)
     sent, measured_gap = rig.reply_after(first, prompt_seconds, gap, onset_delay, "no")
     try:
-        app.wait_for("On a scale", after=sent, timeout=6)
+        app.wait_for("?", after=sent, timeout=6)
         return measured_gap, True
     except AssertionError:
         app.wait_until_done_talking(rig)
         began, _ = rig.speak("no")
-        app.wait_for("On a scale", after=began)
+        app.wait_for("?", after=began)
         return measured_gap, False
 
 
 def calibrate(rig: AudioRig, app: RunningApp) -> tuple[float, float]:
-    """How long "I heard 6. Is that right?" sounds, and how long paplay takes to make a sound."""
+    """How long "I heard 1. Is that right?" sounds, and how long paplay takes to make a sound."""
     app.wait_until_done_talking(rig)
-    began, onset_delay, words_ended = rig.speak_timed("six")
-    app.wait_for("I heard 6", after=began)
+    began, onset_delay, words_ended = rig.speak_timed("one")
+    app.wait_for("I heard 1", after=began)
     first, last = rig.sound_span_after(words_ended)
-    answer_latency(rig, app, "no", "On a scale")
+    answer_latency(rig, app, "no", "?")
     return last - first, onset_delay
 
 
-def reply_sweep(rig: AudioRig, app: RunningApp, trials: int) -> dict[float, tuple[float, float]]:
-    """For each intended gap: the share of replies acted on, and the mean measured gap."""
+def reply_sweep(rig: AudioRig, app: RunningApp, trials: int) -> dict[float, list[tuple[float, bool]]]:
+    """For each aimed gap, each trial's gap as measured and whether the reply was acted on."""
     prompt_seconds, onset_delay = calibrate(rig, app)
     results: dict[float, list[tuple[float, bool]]] = {gap: [] for gap in REPLY_GAPS}
     for _ in range(trials):
         for gap in REPLY_GAPS:
             results[gap].append(reply_gap_trial(rig, app, gap, prompt_seconds, onset_delay))
-    return {gap: (sum(h for _, h in runs) / len(runs), float(np.mean([g for g, _ in runs])))
-            for gap, runs in results.items()}
+    return results
 
 
 def measure_version(rig: AudioRig, work: Path, name: str, source: Path | None, commands: int,
-                    trials: int) -> tuple[list[float], dict[float, tuple[float, float]]]:
+                    trials: int) -> tuple[list[float], dict[float, list[tuple[float, bool]]], float]:
+    """Answer latencies, the reply sweep, and the app's peak RSS in MB after both."""
     app = RunningApp(rig, work / f"data-{name}", source=source)
     try:
         to_pain_confirmation(rig, app)
         measured = latencies(rig, app, commands)
         sweep = reply_sweep(rig, app, trials)
+        rss = peak_rss_mb(app.process.pid)
     finally:
         app.stop()
-    return measured, sweep
+    return measured, sweep, rss
 
 
-def idle_cpu(pid: int, seconds: float) -> tuple[float, float]:
-    """Percent of one core over ``seconds``, and peak RSS in MB (from the kernel's high-water mark)."""
+def peak_rss_mb(pid: int) -> float:
+    """The kernel's high-water mark of the process's resident memory."""
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
+
+
+def idle_cpu(pid: int, seconds: float) -> float:
+    """Percent of one core over ``seconds``."""
     process = psutil.Process(pid)
     before = process.cpu_times()
     time.sleep(seconds)
     after = process.cpu_times()
-    used = (after.user - before.user) + (after.system - before.system)
-    with open(f"/proc/{pid}/status") as status:
-        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
-    return 100 * used / seconds, peak / 1024
+    return 100 * ((after.user - before.user) + (after.system - before.system)) / seconds
 
 
 def main() -> None:
@@ -184,18 +200,19 @@ def main() -> None:
         rig.env["XDG_CACHE_HOME"] = str(work / "cache")
         # The baseline's checkout has no model of its own: both versions use the one installed here.
         rig.env["VOSK_MODEL_PATH"] = str(find_model())
+        room = rig.play_room_noise(4 * 3600, ROOM_DBFS)
         try:
             with baseline_source(work) as source:
-                before, before_sweep = measure_version(rig, work, "before", source, args.commands, args.trials)
-            now, now_sweep = measure_version(rig, work, "now", None, args.commands, args.trials)
+                before, before_sweep, before_rss = measure_version(rig, work, "before", source, args.commands,
+                                                                   args.trials)
+            now, now_sweep, now_rss = measure_version(rig, work, "now", None, args.commands, args.trials)
 
             launched = time.monotonic()
             app = RunningApp(rig, work / "data")
             ready = app.wait_for("Say hey relief to begin") - launched
             app.wait_until_done_talking(rig)
-            room = rig.play_room_noise(3 * (args.idle_seconds + SETTLE_SECONDS) + 60)
             time.sleep(SETTLE_SECONDS)
-            app_cpu, app_rss = idle_cpu(app.process.pid, args.idle_seconds)
+            app_cpu = idle_cpu(app.process.pid, args.idle_seconds)
             app.stop()
 
             settings = work / "ungated.toml"
@@ -204,15 +221,15 @@ def main() -> None:
             ungated.wait_for("Relief: ", after=time.monotonic())
             ungated.wait_until_done_talking(rig)
             time.sleep(SETTLE_SECONDS)
-            ungated_cpu, _ = idle_cpu(ungated.process.pid, args.idle_seconds)
+            ungated_cpu = idle_cpu(ungated.process.pid, args.idle_seconds)
             ungated.stop()
 
             bare = subprocess.Popen([sys.executable, "-c", BARE_CAPTURE], env=rig.env, stdout=subprocess.PIPE, text=True)
             bare.stdout.readline()
             time.sleep(SETTLE_SECONDS)
-            bare_cpu, bare_rss = idle_cpu(bare.pid, args.idle_seconds)
+            bare_cpu = idle_cpu(bare.pid, args.idle_seconds)
+            bare_rss = peak_rss_mb(bare.pid)
             bare.kill()
-            room.kill()
 
             # The person can be answered once the ready sentence has been said: speak then, and time the
             # first sound of the answer from the process start, as they would perceive it.
@@ -231,6 +248,7 @@ def main() -> None:
                  "print(time.monotonic() - t)"], capture_output=True, text=True, check=True)
             model_seconds = float(model_only.stdout.strip().splitlines()[-1])
         finally:
+            room.kill()
             rig.stop()
 
     rows = [
@@ -238,27 +256,40 @@ def main() -> None:
          f"{percentile(before, 50) * 1000:.0f} ms"),
         ("answer latency p95, from the end of the words", f"{percentile(now, 95) * 1000:.0f} ms",
          f"{percentile(before, 95) * 1000:.0f} ms"),
-    ]
-    for gap in REPLY_GAPS:
-        share, measured_gap = now_sweep[gap]
-        before_share, before_gap = before_sweep[gap]
-        rows.append((f"reply {gap:.1f} s after the question ends: heard", f"{share * 100:.0f}% (gap {measured_gap:.2f} s)",
-                     f"{before_share * 100:.0f}% (gap {before_gap:.2f} s)"))
-    rows += [
-        ("CPU in a quiet room, voice gate on", f"{app_cpu:.1f}% of one core",
+        ("CPU listening in the quiet room, voice gate on", f"{app_cpu:.1f}% of one core",
          f"{ungated_cpu:.1f}% with the gate off; {bare_cpu:.1f}% bare capture"),
-        ("peak RSS", f"{app_rss:.0f} MB", f"{bare_rss:.0f} MB (bare capture)"),
+        ("peak RSS after the spoken trials", f"{now_rss:.0f} MB",
+         f"{before_rss:.0f} MB; {bare_rss:.0f} MB bare capture"),
         ("process start to ready sentence printed", f"{ready:.2f} s",
          f"{model_seconds:.2f} s (loading the model alone)"),
         ("process start to a spoken command answered (first sound)", f"{answered:.2f} s", ""),
     ]
-    print(f"Audio loop on PulseAudio virtual devices: {len(now)} answers and {args.trials} replies per gap "
-          f"for each version, {args.idle_seconds:.0f} s of a quiet room for each CPU figure.\n")
-    print(f"| measure | voicerelief run | baseline, same run (answers and replies: version {BASELINE_COMMIT}) |")
-    print("| --- | ---: | ---: |")
-    for name, ours, baseline in rows:
-        print(f"| {name} | {ours} | {baseline} |")
-
+    settings = {"commands": args.commands, "trials": args.trials, "idle_seconds": args.idle_seconds,
+                "room_dbfs": ROOM_DBFS, "reply_gaps": list(REPLY_GAPS), "baseline": BASELINE_COMMIT}
+    with published("loop", settings, save=(args.commands, args.trials, args.idle_seconds) == (30, 10, 60.0)) as figures:
+        figures.update({"latencies_s": {"now": now, "before": before},
+                        "reply_sweep": {version: {f"{gap:g}": runs for gap, runs in sweep.items()}
+                                        for version, sweep in (("now", now_sweep), ("before", before_sweep))},
+                        "cpu_percent": {"gate": app_cpu, "no_gate": ungated_cpu, "bare_capture": bare_cpu},
+                        "peak_rss_mb": {"now": now_rss, "before": before_rss, "bare_capture": bare_rss},
+                        "ready_s": ready, "model_alone_s": model_seconds, "first_answer_s": answered})
+        print(f"Audio loop on PulseAudio virtual devices, pink room noise at {ROOM_DBFS:.0f} dBFS on the microphone "
+              f"throughout: {len(now)} answers and {args.trials} replies per gap for each version, "
+              f"{args.idle_seconds:.0f} s for each CPU figure.\n")
+        print(f"| measure | voicerelief run | baseline, same run (answers, replies and RSS: version {BASELINE_COMMIT}) |")
+        print("| --- | ---: | ---: |")
+        for name, ours, baseline in rows:
+            print(f"| {name} | {ours} | {baseline} |")
+        print("\nReplies to \"I heard 1. Is that right?\", aimed at a gap after its last sound (negative: talking over "
+              "its end); the gap as measured from that last sound on the speaker's monitor to the reply's first on "
+              "the microphone's.\n")
+        print("| version | aimed gap | measured gap, mean (range) | acted on |")
+        print("| --- | ---: | ---: | ---: |")
+        for version, sweep in (("now", now_sweep), (f"{BASELINE_COMMIT} (before)", before_sweep)):
+            for gap, runs in sweep.items():
+                gaps = [measured for measured, _ in runs]
+                print(f"| {version} | {gap:+.1f} s | {np.mean(gaps):+.2f} s ({min(gaps):+.2f} to {max(gaps):+.2f}) | "
+                      f"{sum(heard for _, heard in runs)} of {len(runs)} |")
 
 if __name__ == "__main__":
     main()

@@ -8,7 +8,7 @@ Then vosk alone, per state context: each state's own grammar beside the single
 grammar of every phrase used before (the phrase table of `baseline.py`'s version), on the
 recordings a state can hear (its commands, and everything that must be rejected).
 
-Run: .venv/bin/python bench/recognize.py [--quick]
+Run: .venv/bin/python bench/recognize.py [--quick]; a full run writes bench/results/recognize.json.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import numpy as np
 import soxr
 
 from baseline import baseline_source
+from stamp import published
 from voicerelief.audio_file import Speech
 from voicerelief.commands import PhraseTable, load_phrase_table
 from voicerelief.evaluation import generated_samples, real_samples, scores_by_group, shared_data_dir
@@ -202,23 +203,26 @@ def main() -> None:
                                  ("p95 latency, one-second clip", "p95_one_second_ms", "ms")):
             rows.append((f"{label}: {title}",
                          lambda r, s=set_name, k=key, c=kind: _cell(r["sets"].get(s, {}).get(k), c)))
-    n_real = results["vosk"]["sets"].get("real", {}).get("n", 0)
-    n_generated = results["vosk"]["sets"]["generated"]["n"]
-    print(f"Recognition benchmark: {n_real} real and {n_generated} generated recordings, 1 process per engine.")
-    print(f"pocketsphinx grammar entries dropped (words not in its dictionary): "
-          f"{results['pocketsphinx']['dropped_grammar_entries']}")
-    print("pocketsphinx rejects only through the grammar's decoy phrases: it has no unknown-word token and no\n"
-          "confidence floor here, so its rejection rows show that missing part, not a weaker acoustic model.\n")
-    width = max(len(name) for name, _ in rows)
-    print(f"| {'measure'.ljust(width)} | vosk (ours) | pocketsphinx (baseline) |")
-    print(f"| {'-' * width} | ---: | ---: |")
-    for name, value in rows:
-        print(f"| {name.ljust(width)} | {value(results['vosk'])} | {value(results['pocketsphinx'])} |")
-    print("\nvosk per state context: correct (commands recognized, other speech and noise rejected).\n")
-    print("| state context | recordings | grammar of the state | single grammar (before) |")
-    print("| --- | --- | ---: | ---: |")
-    for context, group, now, then in per_state(args.quick):
-        print(f"| {context} | {group} | {now} | {then} |")
+    with published("recognize", {"quick": args.quick}, save=not args.quick) as figures:
+        figures.update(results)
+        n_real = results["vosk"]["sets"].get("real", {}).get("n", 0)
+        n_generated = results["vosk"]["sets"]["generated"]["n"]
+        print(f"Recognition benchmark: {n_real} real and {n_generated} generated recordings, 1 process per engine.")
+        print(f"pocketsphinx grammar entries dropped (words not in its dictionary): "
+              f"{results['pocketsphinx']['dropped_grammar_entries']}")
+        print("pocketsphinx rejects only through the grammar's decoy phrases: it has no unknown-word token and no\n"
+              "confidence floor here, so its rejection rows show that missing part, not a weaker acoustic model.\n")
+        width = max(len(name) for name, _ in rows)
+        print(f"| {'measure'.ljust(width)} | vosk (ours) | pocketsphinx (baseline) |")
+        print(f"| {'-' * width} | ---: | ---: |")
+        for name, value in rows:
+            print(f"| {name.ljust(width)} | {value(results['vosk'])} | {value(results['pocketsphinx'])} |")
+        print("\nvosk per state context: correct (commands recognized, other speech and noise rejected).\n")
+        print("| state context | recordings | grammar of the state | single grammar (before) |")
+        print("| --- | --- | ---: | ---: |")
+        figures["per_state"] = per_state(args.quick)
+        for context, group, now, then in figures["per_state"]:
+            print(f"| {context} | {group} | {now} | {then} |")
 
 
 if __name__ == "__main__":

@@ -2,23 +2,46 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
+import json
 import platform
 import subprocess
+import sys
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[1]
+RESULTS = REPOSITORY / "bench" / "results"
 # What each bench measures: when one of these files differs from what a result was measured on,
 # the published figures say they predate the change.
+_HEARING = ("src/voicerelief/recognizer.py", "src/voicerelief/voice_gate.py", "src/voicerelief/front_end.py",
+            "src/voicerelief/commands.py", "src/voicerelief/content/commands.toml", "src/voicerelief/evaluation.py")
 MEASURES: dict[str, tuple[str, ...]] = {
     "barge_in": ("src/voicerelief/listener.py", "src/voicerelief/echo_cancel.py", "src/voicerelief/microphone.py",
                  "src/voicerelief/speak.py", "bench/barge_in.py"),
     "dialogue": ("src/voicerelief/session", "src/voicerelief/content", "src/voicerelief/recognizer.py",
                  "src/voicerelief/voice_gate.py", "src/voicerelief/front_end.py", "src/voicerelief/commands.py",
-                 "src/voicerelief/rooms.py", "bench/dialogue.py"),
+                 "src/voicerelief/rooms.py", "src/voicerelief/evaluation.py", "bench/dialogue.py"),
     "soak": ("src/voicerelief/runner.py", "src/voicerelief/store.py", "src/voicerelief/recognizer.py",
              "src/voicerelief/session", "bench/soak.py"),
+    "recognize": (*_HEARING, "src/voicerelief/session/machine.py", "bench/recognize.py"),
+    "gate": (*_HEARING, "bench/gate.py"),
+    "far_field": (*_HEARING, "src/voicerelief/rooms.py", "bench/far_field.py"),
+    "far_field_sweep": (*_HEARING, "src/voicerelief/rooms.py", "bench/far_field_sweep.py"),
+    "help_phrases": (*_HEARING, "src/voicerelief/rooms.py", "bench/help_phrases.py"),
+    "false_accepts": (*_HEARING, "src/voicerelief/listener.py", "bench/false_accepts.py"),
+    "instructions": (*_HEARING, "src/voicerelief/listener.py", "src/voicerelief/microphone.py",
+                     "bench/instructions.py"),
+    "loop": ("src/voicerelief", "bench/loop.py"),
+    "alert": ("src/voicerelief/alert_delivery.py", "src/voicerelief/carers.py", "src/voicerelief/home_assistant.py",
+              "bench/alert.py"),
+    "voice": ("src/voicerelief/speak.py", "src/voicerelief/natural_voice.py", "src/voicerelief/content/voices.toml",
+              "bench/voice.py"),
+    "voice_instructions": ("src/voicerelief/speak.py", "src/voicerelief/natural_voice.py",
+                           "src/voicerelief/content/voices.toml", "bench/voice_instructions.py"),
 }
 
 
@@ -51,3 +74,31 @@ def result_stamp(bench: str) -> dict[str, object]:
     return {"bench": bench, "commit": git("rev-parse", "--short", "HEAD"), "dirty": dirty,
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpu": cpu_model(),
             "measured": file_digests(MEASURES.get(bench, ()))}
+
+
+class _Tee(io.TextIOBase):
+    def __init__(self, *streams: io.TextIOBase) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()
+
+
+@contextlib.contextmanager
+def published(bench: str, settings: dict[str, object], save: bool = True) -> Iterator[dict[str, object]]:
+    """Whatever the bench prints inside is its report. Leaving without an error, the report is saved, when ``save``,
+    to bench/results/BENCH.json with the stamp, the settings, and the figures put into the dict yielded."""
+    printed = io.StringIO()
+    figures: dict[str, object] = {}
+    with contextlib.redirect_stdout(_Tee(sys.stdout, printed)):
+        yield figures
+    if save:
+        RESULTS.mkdir(exist_ok=True)
+        result = {**result_stamp(bench), "settings": settings, "figures": figures, "report": printed.getvalue()}
+        (RESULTS / f"{bench}.json").write_text(json.dumps(result, indent=1) + "\n")

@@ -9,7 +9,7 @@ For each voice:
   one-sentence prompt and a new three-sentence prompt;
 - peak RSS of `voicerelief run --text` speaking a few prompts with that voice.
 
-Run: .venv/bin/python bench/voice.py [--trials 10]
+Run: .venv/bin/python bench/voice.py [--trials 10]; with 10 trials it writes bench/results/voice.json.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from audio_rig import AudioRig  # noqa: E402
 from isolation import isolate_from_the_user  # noqa: E402
+from stamp import published  # noqa: E402
 
 from voicerelief.natural_voice import PiperRenderer  # noqa: E402
 from voicerelief.speak import NATURAL, PromptRenderer, Speaker, Voice, read_rendered  # noqa: E402
@@ -141,13 +142,14 @@ def main() -> None:
                 results[name]["peak RSS of `run --text` speaking"] = f"{peak_rss_mb(rig, work, name):.0f} MB"
         finally:
             rig.stop()
-    print(f"The two voices on this machine, {args.trials} trials of each, same run; first sound read on the "
-          "virtual speaker's monitor.\n")
-    print("| measure | espeak-ng (default, baseline) | natural (Piper, en_US-joe-medium) |")
-    print("| --- | ---: | ---: |")
-    for measure in results[VOICES[0]]:
-        print(f"| {measure} | {results['espeak'][measure]} | {results[NATURAL][measure]} |")
-
+    with published("voice", {"trials": args.trials}, save=args.trials == 10) as figures:
+        figures.update(results)
+        print(f"The two voices on this machine, {args.trials} trials of each, same run; first sound read on the "
+              "virtual speaker's monitor.\n")
+        print("| measure | espeak-ng (default, baseline) | natural (Piper, en_US-joe-medium) |")
+        print("| --- | ---: | ---: |")
+        for measure in results[VOICES[0]]:
+            print(f"| {measure} | {results['espeak'][measure]} | {results[NATURAL][measure]} |")
 
 if __name__ == "__main__":
     main()

@@ -13,7 +13,7 @@ sound of a new one-sentence prompt (its length in speech times that factor).
 Piper's engine may spread a render over the Pi's four cores, so its wall time
 there can be lower than one core's; espeak-ng uses one.
 
-Run: .venv/bin/python bench/voice_instructions.py
+Run: .venv/bin/python bench/voice_instructions.py (writes bench/results/voice_instructions.json)
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pathlib import Path
 import soundfile
 
 from instructions import ARM_PER_X86_INSTRUCTIONS, PI_CPUS, callgrind_total
+from stamp import published
 from voicerelief.natural_voice import PiperRenderer, sentences
 from voicerelief.prompts import load_prompts
 from voicerelief.speak import ESPEAK, NATURAL, Voice, open_renderer
@@ -110,31 +111,34 @@ def main() -> None:
             rows.append((name, instructions / speech, best["cpu"] / best["speech"], best["wall"] / best["speech"],
                          speech))
 
-    print(f"Speech rendering, {SENTENCE_COUNT} sentences of the session's prompts per voice, through the app's "
-          "renderer; instructions counted by callgrind on x86-64.\n")
-    print("| voice | seconds of speech | instructions per second of speech | CPU here per second of speech "
-          "| wall time here per second of speech | instructions per CPU second here |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for name, per_second, cpu, wall, speech in rows:
-        print(f"| {name} | {speech:.1f} | {per_second / 1e6:.0f} M | {cpu:.3f} s | {wall:.3f} s | "
-              f"{per_second / cpu / 1e9:.2f} G |")
+    with published("voice_instructions", {"sentences": SENTENCE_COUNT, "voices": VOICES}) as figures:
+        figures["voices"] = [{"voice": name, "instructions_per_speech_second": per_second, "cpu_per_speech_second": cpu,
+                              "wall_per_speech_second": wall, "speech_seconds": speech}
+                             for name, per_second, cpu, wall, speech in rows]
+        print(f"Speech rendering, {SENTENCE_COUNT} sentences of the session's prompts per voice, through the app's "
+              "renderer; instructions counted by callgrind on x86-64.\n")
+        print("| voice | seconds of speech | instructions per second of speech | CPU here per second of speech "
+              "| wall time here per second of speech | instructions per CPU second here |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for name, per_second, cpu, wall, speech in rows:
+            print(f"| {name} | {speech:.1f} | {per_second / 1e6:.0f} M | {cpu:.3f} s | {wall:.3f} s | "
+                  f"{per_second / cpu / 1e9:.2f} G |")
 
-    low_ratio, mid_ratio, high_ratio = ARM_PER_X86_INSTRUCTIONS
-    print("\nProjected render time per second of speech on one core: instructions per second x (AArch64 per "
-          "x86-64 instruction) / (clock x instructions per cycle); first sound of a new one-sentence prompt "
-          f"of {ONE_SENTENCE_SECONDS:g} s of speech: that times {ONE_SENTENCE_SECONDS:g}.")
-    print(f"AArch64 per x86-64 instruction: {mid_ratio} (range {low_ratio} to {high_ratio}).\n")
-    print("| board | voice | render time per second of speech | first sound, new one-sentence prompt |")
-    print("| --- | --- | ---: | ---: |")
-    for board, core, ghz, (low_ipc, mid_ipc, high_ipc) in PI_CPUS:
-        for name, per_second, *_ in rows:
-            middle = per_second * mid_ratio / (ghz * 1e9 * mid_ipc)
-            best = per_second * low_ratio / (ghz * 1e9 * high_ipc)
-            worst = per_second * high_ratio / (ghz * 1e9 * low_ipc)
-            print(f"| {board} ({core}) | {name} | {middle:.2f} s ({best:.2f} to {worst:.2f}) | "
-                  f"{middle * ONE_SENTENCE_SECONDS:.1f} s ({best * ONE_SENTENCE_SECONDS:.1f} to "
-                  f"{worst * ONE_SENTENCE_SECONDS:.1f}) |")
-
+        low_ratio, mid_ratio, high_ratio = ARM_PER_X86_INSTRUCTIONS
+        print("\nProjected render time per second of speech on one core: instructions per second x (AArch64 per "
+              "x86-64 instruction) / (clock x instructions per cycle); first sound of a new one-sentence prompt "
+              f"of {ONE_SENTENCE_SECONDS:g} s of speech: that times {ONE_SENTENCE_SECONDS:g}.")
+        print(f"AArch64 per x86-64 instruction: {mid_ratio} (range {low_ratio} to {high_ratio}).\n")
+        print("| board | voice | render time per second of speech | first sound, new one-sentence prompt |")
+        print("| --- | --- | ---: | ---: |")
+        for board, core, ghz, (low_ipc, mid_ipc, high_ipc) in PI_CPUS:
+            for name, per_second, *_ in rows:
+                middle = per_second * mid_ratio / (ghz * 1e9 * mid_ipc)
+                best = per_second * low_ratio / (ghz * 1e9 * high_ipc)
+                worst = per_second * high_ratio / (ghz * 1e9 * low_ipc)
+                print(f"| {board} ({core}) | {name} | {middle:.2f} s ({best:.2f} to {worst:.2f}) | "
+                      f"{middle * ONE_SENTENCE_SECONDS:.1f} s ({best * ONE_SENTENCE_SECONDS:.1f} to "
+                      f"{worst * ONE_SENTENCE_SECONDS:.1f}) |")
 
 if __name__ == "__main__":
     main()

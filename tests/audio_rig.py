@@ -129,7 +129,7 @@ class AudioRig:
 
     def reply_after(self, prompt_first: float, prompt_seconds: float, gap: float, onset_delay: float,
                     line: str) -> tuple[float, float]:
-        """Say ``line`` so that it starts ``gap`` s after the prompt's last sound.
+        """Say ``line`` so that it starts ``gap`` s after the prompt's last sound (before it, when negative).
 
         ``prompt_seconds`` is the prompt's length and ``onset_delay`` paplay's delay to its
         first sound, both measured before. Returns when paplay was started and the gap as
@@ -140,8 +140,9 @@ class AudioRig:
         sent = time.monotonic()
         subprocess.run(["paplay", "--device=mic_feed", str(wav)], env=self.env, check=True)
         reply_began = self.first_sound_on_microphone_after(sent)
+        # The prompt's end, not the answer's: its sound within its known length (and a little jitter) of its start.
         prompt_ended = max(at for at, rms in list(self.levels)
-                           if prompt_first <= at < reply_began and rms > AUDIBLE_RMS)
+                           if prompt_first <= at <= prompt_first + prompt_seconds + 0.2 and rms > AUDIBLE_RMS)
         return sent, reply_began - prompt_ended
 
     def speak_timed(self, line: str) -> tuple[float, float, float]:

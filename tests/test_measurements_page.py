@@ -27,3 +27,12 @@ def test_a_changed_figure_shows_and_a_result_older_than_its_code_says_so(tmp_pat
     page = publish.render(results)
     assert f"| -6 dB | on | {row['prompt']['heard']} of {row['prompt']['trials']} " in page
     assert "before later changes to listener.py**" in page
+
+
+def test_every_result_is_stamped_and_has_a_section():
+    sections = {section.bench for section in publish.SECTIONS}
+    for path in sorted(publish.RESULTS.glob("*.json")):
+        result = json.loads(path.read_text())
+        assert path.stem in sections, f"{path.name} is published nowhere"
+        assert {"commit", "date", "cpu", "measured"} <= set(result), f"{path.name} is not stamped"
+    assert not list(publish.RESULTS.glob("*.txt")), "a bench result kept as text cannot be rendered"

@@ -3,10 +3,10 @@
 import numpy as np
 import soxr
 
-from voicerelief.evaluation import compare_gates, in_room, real_samples
+from voicerelief.evaluation import QUIET_ROOM_DBFS, ROOM_LEAD_SECONDS, compare_gates, in_room, real_samples
 from voicerelief.recognizer import CommandRecognizer
 from voicerelief.synthesize import noise_at_level, synthesize
-from voicerelief.voice_gate import VoiceGate
+from voicerelief.voice_gate import FRAME_SECONDS, VoiceGate, frame_levels_dbfs
 
 RATE = 16000
 BLOCK = RATE // 10
@@ -82,3 +82,11 @@ def test_accuracy_with_the_gate_is_within_one_point_of_accuracy_without(vosk_mod
     assert abs(gated.rate - ungated.rate) <= 0.01, (
         f"gated {gated.correct}/{gated.total}, ungated {ungated.correct}/{ungated.total}")
     assert runs["gated"].blocks_passed < runs["ungated"].blocks_passed
+
+
+def test_a_synthesized_command_is_placed_in_a_quiet_room_not_in_digital_silence():
+    command = synthesize("stop", "en-us", 160)
+    stream = in_room(command, seed=4)
+    before_the_word = stream[: int(command.rate * ROOM_LEAD_SECONDS)]
+    levels = frame_levels_dbfs(before_the_word, int(command.rate * FRAME_SECONDS))
+    assert abs(float(np.median(levels)) - QUIET_ROOM_DBFS) < 3.0, float(np.median(levels))

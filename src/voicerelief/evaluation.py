@@ -27,8 +27,11 @@ NOISE_SNR_DB = 10.0
 # A clip placed in a room: this much of the room before and after it.
 ROOM_LEAD_SECONDS = 1.5
 ROOM_TRAIL_SECONDS = 1.0
-# The room is as loud as the clip's own quiet parts, but never closer than this to its loudest frame.
+# The room is as loud as the clip's own quiet parts, but never closer than this to its loudest frame,
 ROOM_BELOW_PEAK_DB = 30.0
+# and never quieter than a quiet room: half the shared recordings carry room noise at least this loud
+# (their median); synthesized speech and clips padded with zeros carry none.
+QUIET_ROOM_DBFS = -65.0
 
 # Everyday sentences a person or a television might say near the assistant,
 # none of them a command.
@@ -109,12 +112,13 @@ def in_room(speech: Speech, seed: int) -> np.ndarray:
     """The clip inside pink room noise, as a microphone would stream it.
 
     The noise level is the clip's own quietest 20 ms (its 10th percentile),
-    capped at 30 dB below its loudest frame: clips trimmed to the word have
-    no quiet part of their own. Nothing of the clip is cut or changed.
+    capped at 30 dB below its loudest frame (clips trimmed to the word have
+    no quiet part of their own) and raised to a quiet room's where the clip is
+    quieter (digital silence is no room). Nothing of the clip is cut or changed.
     """
     clip = speech.samples.astype(np.float64)
     levels = frame_levels_dbfs(speech.samples, int(speech.rate * FRAME_SECONDS))
-    room_dbfs = min(float(np.percentile(levels, 10)), float(levels.max()) - ROOM_BELOW_PEAK_DB)
+    room_dbfs = max(QUIET_ROOM_DBFS, min(float(np.percentile(levels, 10)), float(levels.max()) - ROOM_BELOW_PEAK_DB))
     lead = int(speech.rate * ROOM_LEAD_SECONDS)
     trail = int(speech.rate * ROOM_TRAIL_SECONDS)
     noise = noise_at_level(lead + len(clip) + trail, room_dbfs, seed)
