@@ -24,3 +24,8 @@ class RecordedRoom:
         for start in range(0, len(self._samples), size):
             self.seconds = (start + size) / self.rate
             yield time.monotonic(), self._samples[start:start + size].tobytes()
+
+    def blocks(self) -> Iterator[bytes]:
+        """The blocks alone, as versions of the listener before capture times read them (the benches' baseline)."""
+        for _, block in self.timed_blocks():
+            yield block
