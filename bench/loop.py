@@ -21,7 +21,7 @@ Measures, beside a baseline from the same run:
 
 Everything runs in the same quiet room: pink noise at ROOM_DBFS on the microphone throughout.
 
-Run: .venv/bin/python bench/loop.py [--commands 30] [--trials 10] [--idle-seconds 60]; with the defaults it
+Run: .venv/bin/python bench/loop.py [--commands 30] [--trials 6] [--idle-seconds 60]; with the defaults it
 writes bench/results/loop.json.
 """
 
@@ -211,7 +211,7 @@ def idle_cpu(pid: int, seconds: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--commands", type=int, default=30)
-    parser.add_argument("--trials", type=int, default=10, help="replies per gap in the sweep")
+    parser.add_argument("--trials", type=int, default=6, help="replies per gap in the sweep")
     parser.add_argument("--idle-seconds", type=float, default=60.0)
     args = parser.parse_args()
     isolate_from_the_user()
@@ -289,7 +289,7 @@ def main() -> None:
     ]
     settings = {"commands": args.commands, "trials": args.trials, "idle_seconds": args.idle_seconds,
                 "room_dbfs": ROOM_DBFS, "reply_gaps": list(REPLY_GAPS), "baseline": BASELINE_COMMIT}
-    with published("loop", settings, save=(args.commands, args.trials, args.idle_seconds) == (30, 10, 60.0)) as figures:
+    with published("loop", settings, save=(args.commands, args.trials, args.idle_seconds) == (30, 6, 60.0)) as figures:
         figures.update({"latencies_s": {"now": now, "before": before},
                         "reply_sweep": {version: {f"{gap:g}": runs for gap, runs in sweep.items()}
                                         for version, sweep in (("now", now_sweep), ("before", before_sweep))},

@@ -89,6 +89,38 @@ def test_a_pain_score_said_quietly_far_away_is_heard_through_the_front_end(pain_
     assert without.intent is None
 
 
+def test_no_gain_is_found_from_no_audio_so_the_next_voice_starts_as_it_was_said():
+    normalizer = LevelNormalizer(RATE)
+    # Between utterances the gate passes nothing, however long the last voice went on.
+    assert normalizer.feed((), 0.62, ending=False) == []
+    assert normalizer.gain_db is None
+    loud = _in_quiet_room(_word("ten", -17), -65, lead_seconds=0.1)
+    assert np.array_equal(_through(normalizer, loud), loud)
+
+
+def test_a_pain_score_right_after_a_quickly_ended_answer_is_heard_wherever_it_falls_in_a_block(pain_question):
+    """A complete answer ends 0.15 s after its last sound; the next utterance, in the next state's grammar behind the
+    same gate, must not start 30 dB too loud. Each offset moves both words against the 0.1 s blocks."""
+    model, grammar = pain_question
+    table = load_phrase_table()
+    answer = _in_quiet_room(_word("that's right", -17), -65, lead_seconds=1.0)
+    score = _in_quiet_room(_word("ten", -17), -65, lead_seconds=1.0, seed=4)
+    heard = []
+    for offset in range(0, BLOCK, BLOCK // 8):
+        stream = np.concatenate([np.zeros(offset, np.int16), answer])
+        gate = VoiceGate(RATE)
+        safety = CommandRecognizer(model, table.restricted_to(heard_in_state("redFlags", table)), RATE, gate)
+        said = [h for start in range(0, len(stream), BLOCK)
+                if (h := safety.accept(stream[start:start + BLOCK].tobytes())) is not None and h.text]
+        assert [h.text for h in said] == ["that's right"]
+        pain = CommandRecognizer(model, grammar, RATE, gate)
+        pain.restart()
+        shifted = np.concatenate([np.zeros(offset, np.int16), score])
+        heard += [h for start in range(0, len(shifted), BLOCK)
+                  if (h := pain.accept(shifted[start:start + BLOCK].tobytes())) is not None and h.text]
+    assert [(h.text, h.intent and h.intent.value) for h in heard] == [("ten", 10)] * 8, heard
+
+
 def test_the_gate_opens_for_a_voice_from_across_the_room_but_not_for_its_quiet_hiss():
     far_voice = _in_quiet_room(_word("yes", -54), -74)
     gate = VoiceGate(RATE, GateSettings())

@@ -50,7 +50,8 @@ class LevelNormalizer:
         """The blocks to decode now: none while the gain is still being found, then all held ones, scaled."""
         if self.gain_db is None:
             self._held.extend(blocks)
-            if voice_seconds < self.settings.lookahead_seconds and not ending:
+            # No audio, no gain: one found from nothing would be the largest, and the next voice's start blown up.
+            if not self._held or (voice_seconds < self.settings.lookahead_seconds and not ending):
                 return []
             blocks, self._held = tuple(self._held), []
             self.gain_db = self._gain_for(blocks)

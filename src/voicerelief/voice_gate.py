@@ -115,6 +115,7 @@ class VoiceGate:
     def clear(self) -> None:
         """Forget the audio heard so far (the noise floor stays learnt)."""
         self.is_open = False
+        self.open_seconds = 0.0
         self._quiet_seconds = 0.0
         self._clear_pre_roll()
 
