@@ -195,19 +195,23 @@ def instructions(result: dict) -> str:
 
 
 METHODS_BY_BENCH: dict[str, dict[str, str]] = tomllib.loads(METHODS.read_text())
+def printed_section(bench: str) -> Section:
+    return Section(bench, METHODS_BY_BENCH[bench]["title"], printed(bench))
+
+
 SECTIONS = (
-    Section("recognize", METHODS_BY_BENCH["recognize"]["title"], printed("recognize")),
-    Section("loop", METHODS_BY_BENCH["loop"]["title"], printed("loop")),
-    Section("false_accepts", METHODS_BY_BENCH["false_accepts"]["title"], printed("false_accepts")),
-    Section("gate", METHODS_BY_BENCH["gate"]["title"], printed("gate")),
-    Section("far_field", METHODS_BY_BENCH["far_field"]["title"], printed("far_field")),
-    Section("far_field_sweep", METHODS_BY_BENCH["far_field_sweep"]["title"], printed("far_field_sweep")),
+    printed_section("recognize"),
+    printed_section("loop"),
+    printed_section("false_accepts"),
+    printed_section("gate"),
+    printed_section("far_field"),
+    printed_section("far_field_sweep"),
     Section("dialogue", "Understood from the floor", dialogue),
-    Section("help_phrases", METHODS_BY_BENCH["help_phrases"]["title"], printed("help_phrases")),
+    printed_section("help_phrases"),
     Section("barge_in", "\"Stop\" over the assistant's own voice", barge_in),
-    Section("alert", METHODS_BY_BENCH["alert"]["title"], printed("alert")),
-    Section("voice", METHODS_BY_BENCH["voice"]["title"], printed("voice")),
-    Section("voice_instructions", METHODS_BY_BENCH["voice_instructions"]["title"], printed("voice_instructions")),
+    printed_section("alert"),
+    printed_section("voice"),
+    printed_section("voice_instructions"),
     Section("instructions", METHODS_BY_BENCH["instructions"]["title"], instructions),
     Section("soak", "Long runs", soak),
 )
