@@ -92,11 +92,43 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def answer_latency(rig: AudioRig, app: RunningApp, line: str, answer: str) -> float:
-    """Seconds from the acoustic end of ``line`` to the first sound of the answer containing ``answer``."""
+# How long a line's expected answer may take to be printed before the line counts as not understood.
+ANSWER_SECONDS = 10.0
+
+
+class Misses:
+    """Lines a version did not act on as said (lost, or misheard): each said again until it was, and counted."""
+
+    def __init__(self) -> None:
+        self.said = 0
+        self.missed: list[str] = []
+
+    def say_until(self, rig: AudioRig, app: RunningApp, line: str, answer: str) -> tuple[float, float]:
+        """Say ``line`` until a line containing ``answer`` is printed; when and how the last saying was played."""
+        for _ in range(4):
+            app.wait_until_done_talking(rig)
+            began, ended = rig.speak(line)
+            self.said += 1
+            try:
+                app.wait_for(answer, after=began, timeout=ANSWER_SECONDS)
+                return began, ended
+            except AssertionError:
+                self.missed.append(line)
+        raise AssertionError(f"{line!r} was not acted on in four tries; said: {app.said()[-5:]}")
+
+
+def answer_latency(rig: AudioRig, app: RunningApp, line: str, answer: str, misses: Misses) -> float | None:
+    """Seconds from the acoustic end of ``line`` to the first sound of the answer containing ``answer``; None when
+    the line was not acted on at once (then it is said again until it is, and not timed)."""
     app.wait_until_done_talking(rig)
     began, ended = rig.speak(line)
-    app.wait_for(answer, after=began)
+    misses.said += 1
+    try:
+        app.wait_for(answer, after=began, timeout=ANSWER_SECONDS)
+    except AssertionError:
+        misses.missed.append(line)
+        misses.say_until(rig, app, line, answer)
+        return None
     words_ended = rig.last_sound_of(began, ended)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -107,42 +139,40 @@ def answer_latency(rig: AudioRig, app: RunningApp, line: str, answer: str) -> fl
     raise TimeoutError(f"no answer to {line!r}")
 
 
-def to_pain_confirmation(rig: AudioRig, app: RunningApp) -> None:
+def to_pain_confirmation(rig: AudioRig, app: RunningApp, misses: Misses) -> None:
     """From the ready line to "I heard 1. Is that right?" by the shortest spoken path.
 
     One is always read back, however sure the recognizer is, in both versions."""
     app.wait_for("Say hey relief to begin")
-    app.wait_until_done_talking(rig)
-    began, _ = rig.speak("hey relief start")
-    app.wait_for("safety questions", after=began)
+    misses.say_until(rig, app, "hey relief start", "safety questions")
     # "No" to every safety question, however many the version asks, until it asks when the spasm began.
     while not any("When did the spasm begin" in line for line in app.said()):
         app.wait_until_done_talking(rig)
         began, _ = rig.speak("no")
         app.wait_for("?", after=began + 0.5)
-    for line, answer in (("yesterday", "how bad is the pain"), ("one", "I heard 1")):
-        app.wait_until_done_talking(rig)
-        began, _ = rig.speak(line)
-        app.wait_for(answer, after=began)
+    misses.say_until(rig, app, "yesterday", "how bad is the pain")
+    misses.say_until(rig, app, "one", "I heard 1")
 
 
-def latencies(rig: AudioRig, app: RunningApp, commands: int) -> list[float]:
-    """Alternately "no" (asked for the score again) and "one" (to its confirmation)."""
+def latencies(rig: AudioRig, app: RunningApp, commands: int, misses: Misses) -> list[float]:
+    """Alternately "no" (asked for the score again) and "one" (to its confirmation); a line not acted on at once
+    is said again until it is, and only first tries are timed."""
     measured = []
     for index in range(commands):
         line, answer = ("no", "?") if index % 2 == 0 else ("one", "I heard 1")
-        measured.append(answer_latency(rig, app, line, answer))
+        latency = answer_latency(rig, app, line, answer, misses)
+        if latency is not None:
+            measured.append(latency)
     return measured
 
 
 def reply_gap_trial(rig: AudioRig, app: RunningApp, gap: float, prompt_seconds: float,
-                    onset_delay: float) -> tuple[float, bool]:
+                    onset_delay: float, misses: Misses) -> tuple[float, bool]:
     """In the confirmation question: "one" brings the question; "no" follows ``gap`` s after its last sound.
 
     Returns the gap as measured on the two monitors, and whether the "no" was acted on.
     """
-    app.wait_until_done_talking(rig)
-    began, ended = rig.speak("one")
+    began, ended = misses.say_until(rig, app, "one", "I heard 1")
     asked = app.wait_for("I heard 1", after=began)
     first = None
     while first is None:
@@ -153,44 +183,49 @@ def reply_gap_trial(rig: AudioRig, app: RunningApp, gap: float, prompt_seconds: 
         app.wait_for("?", after=sent, timeout=6)
         return measured_gap, True
     except AssertionError:
-        app.wait_until_done_talking(rig)
-        began, _ = rig.speak("no")
-        app.wait_for("?", after=began)
+        misses.say_until(rig, app, "no", "?")
         return measured_gap, False
 
 
-def calibrate(rig: AudioRig, app: RunningApp) -> tuple[float, float]:
+def calibrate(rig: AudioRig, app: RunningApp, misses: Misses) -> tuple[float, float]:
     """How long "I heard 1. Is that right?" sounds, and how long paplay takes to make a sound."""
-    app.wait_until_done_talking(rig)
-    began, onset_delay, words_ended = rig.speak_timed("one")
-    app.wait_for("I heard 1", after=began)
+    while True:
+        app.wait_until_done_talking(rig)
+        began, onset_delay, words_ended = rig.speak_timed("one")
+        misses.said += 1
+        try:
+            app.wait_for("I heard 1", after=began, timeout=ANSWER_SECONDS)
+            break
+        except AssertionError:
+            misses.missed.append("one")
     first, last = rig.sound_span_after(words_ended)
-    answer_latency(rig, app, "no", "?")
+    misses.say_until(rig, app, "no", "?")
     return last - first, onset_delay
 
 
-def reply_sweep(rig: AudioRig, app: RunningApp, trials: int) -> dict[float, list[tuple[float, bool]]]:
+def reply_sweep(rig: AudioRig, app: RunningApp, trials: int, misses: Misses) -> dict[float, list[tuple[float, bool]]]:
     """For each aimed gap, each trial's gap as measured and whether the reply was acted on."""
-    prompt_seconds, onset_delay = calibrate(rig, app)
+    prompt_seconds, onset_delay = calibrate(rig, app, misses)
     results: dict[float, list[tuple[float, bool]]] = {gap: [] for gap in REPLY_GAPS}
     for _ in range(trials):
         for gap in REPLY_GAPS:
-            results[gap].append(reply_gap_trial(rig, app, gap, prompt_seconds, onset_delay))
+            results[gap].append(reply_gap_trial(rig, app, gap, prompt_seconds, onset_delay, misses))
     return results
 
 
 def measure_version(rig: AudioRig, work: Path, name: str, source: Path | None, commands: int,
-                    trials: int) -> tuple[list[float], dict[float, list[tuple[float, bool]]], float]:
-    """Answer latencies, the reply sweep, and the app's peak RSS in MB after both."""
+                    trials: int) -> tuple[list[float], dict[float, list[tuple[float, bool]]], float, Misses]:
+    """Answer latencies, the reply sweep, the app's peak RSS in MB after both, and the lines it did not act on."""
     app = RunningApp(rig, work / f"data-{name}", source=source)
+    misses = Misses()
     try:
-        to_pain_confirmation(rig, app)
-        measured = latencies(rig, app, commands)
-        sweep = reply_sweep(rig, app, trials)
+        to_pain_confirmation(rig, app, misses)
+        measured = latencies(rig, app, commands, misses)
+        sweep = reply_sweep(rig, app, trials, misses)
         rss = peak_rss_mb(app.process.pid)
     finally:
         app.stop()
-    return measured, sweep, rss
+    return measured, sweep, rss, misses
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -226,9 +261,9 @@ def main() -> None:
         room = RoomNoise(rig)
         try:
             with baseline_source(work) as source:
-                before, before_sweep, before_rss = measure_version(rig, work, "before", source, args.commands,
-                                                                   args.trials)
-            now, now_sweep, now_rss = measure_version(rig, work, "now", None, args.commands, args.trials)
+                before, before_sweep, before_rss, before_misses = measure_version(rig, work, "before", source,
+                                                                                  args.commands, args.trials)
+            now, now_sweep, now_rss, now_misses = measure_version(rig, work, "now", None, args.commands, args.trials)
 
             launched = time.monotonic()
             app = RunningApp(rig, work / "data")
@@ -286,6 +321,8 @@ def main() -> None:
         ("process start to ready sentence printed", f"{ready:.2f} s",
          f"{model_seconds:.2f} s (loading the model alone)"),
         ("process start to a spoken command answered (first sound)", f"{answered:.2f} s", ""),
+        ("lines not acted on at once (lost or misheard; said again, not timed)",
+         f"{len(now_misses.missed)} of {now_misses.said}", f"{len(before_misses.missed)} of {before_misses.said}"),
     ]
     settings = {"commands": args.commands, "trials": args.trials, "idle_seconds": args.idle_seconds,
                 "room_dbfs": ROOM_DBFS, "reply_gaps": list(REPLY_GAPS), "baseline": BASELINE_COMMIT}
@@ -295,7 +332,9 @@ def main() -> None:
                                         for version, sweep in (("now", now_sweep), ("before", before_sweep))},
                         "cpu_percent": {"gate": app_cpu, "no_gate": ungated_cpu, "bare_capture": bare_cpu},
                         "peak_rss_mb": {"now": now_rss, "before": before_rss, "bare_capture": bare_rss},
-                        "ready_s": ready, "model_alone_s": model_seconds, "first_answer_s": answered})
+                        "ready_s": ready, "model_alone_s": model_seconds, "first_answer_s": answered,
+                        "not_acted_on": {version: {"lines": misses.said, "missed": misses.missed}
+                                         for version, misses in (("now", now_misses), ("before", before_misses))}})
         print(f"Audio loop on PulseAudio virtual devices, pink room noise at {ROOM_DBFS:.0f} dBFS on the microphone "
               f"throughout: {len(now)} answers and {args.trials} replies per gap for each version, "
               f"{args.idle_seconds:.0f} s for each CPU figure.\n")
