@@ -38,8 +38,8 @@ MEASURES: dict[str, tuple[str, ...]] = {
     "loop": ("src/voicerelief", "bench/loop.py"),
     "alert": ("src/voicerelief/alert_delivery.py", "src/voicerelief/carers.py", "src/voicerelief/home_assistant.py",
               "bench/alert.py"),
-    "voice": ("src/voicerelief/speak.py", "src/voicerelief/natural_voice.py", "src/voicerelief/content/voices.toml",
-              "bench/voice.py"),
+    "voice": ("src/voicerelief/speak.py", "src/voicerelief/natural_voice.py", "src/voicerelief/content",
+              "src/voicerelief/session", "src/voicerelief/app.py", "bench/voice.py"),
     "voice_instructions": ("src/voicerelief/speak.py", "src/voicerelief/natural_voice.py",
                            "src/voicerelief/content/voices.toml", "bench/voice_instructions.py"),
 }

@@ -9,13 +9,21 @@ For each voice:
   one-sentence prompt and a new three-sentence prompt;
 - peak RSS of `voicerelief run --text` speaking a few prompts with that voice.
 
+Then the natural voice as a person meets it, with a carer set up: `voicerelief voice prepare` from an empty cache
+(its wall time here, the speech it rendered, and from that speech the time it takes on one core of a Pi, by the
+instructions per second of speech that ``bench/voice_instructions.py`` counted), then the whole demo (every state,
+both help lists, the progress summary) spoken through the virtual speaker: the share of its sentences served from
+the cache, and the demo process's peak RSS.
+
 Run: .venv/bin/python bench/voice.py [--trials 10]; with 10 trials it writes bench/results/voice.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -24,12 +32,15 @@ from pathlib import Path
 
 import numpy as np
 import psutil
+import soundfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from audio_rig import AudioRig  # noqa: E402
 from isolation import isolate_from_the_user  # noqa: E402
-from stamp import published  # noqa: E402
+from instructions import ARM_PER_X86_INSTRUCTIONS, PI_CPUS  # noqa: E402
+from stamp import RESULTS, published  # noqa: E402
 
+from voicerelief.carers import add_carer, carers_path  # noqa: E402
 from voicerelief.natural_voice import PiperRenderer  # noqa: E402
 from voicerelief.speak import NATURAL, PromptRenderer, Speaker, Voice, read_rendered  # noqa: E402
 
@@ -90,9 +101,62 @@ def peak_rss_mb(rig: AudioRig, work: Path, name: str) -> float:
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
     app.stdin.write("help\nstart\nrepeat\n")
     app.stdin.close()
-    watched = psutil.Process(app.pid)
+    return sampled_peak_rss(app)
+
+
+SESSION_TALLY = re.compile(r"natural voice: (\d+) sentences said from the cache, (\d+) rendered live, (\d+) by espeak-ng")
+
+
+def whole_session(rig: AudioRig, work: Path) -> dict[str, float]:
+    """`voice prepare` from an empty cache with a carer set up, then the demo spoken in the natural voice."""
+    settings = work / "session.toml"
+    settings.write_text('voice = "natural"\n')
+    add_carer(carers_path(settings), "Sam", "json://127.0.0.1:9/")
+    cache = work / "session-cache"
+    env = {**rig.env, "VOICERELIEF_CONFIG": str(settings), "XDG_CACHE_HOME": str(cache)}
+    began = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "voicerelief", "voice", "prepare", "--data-dir", str(work / "session-data")],
+                   env=env, check=True, stdout=subprocess.DEVNULL)
+    prepare_seconds = time.perf_counter() - began
+    rendered = list((cache / "voicerelief" / "speech" / "natural").glob("*.wav"))
+    speech_seconds = sum(soundfile.info(str(path)).duration for path in rendered)
+
+    log = work / "session.log"
+    with log.open("w") as errors:
+        demo = subprocess.Popen([sys.executable, "-m", "voicerelief", "--verbose", "demo", "--speak", "--speed", "1000",
+                                 "--data-dir", str(work / "session-data")], env=env, stdout=subprocess.DEVNULL,
+                                stderr=errors)
+        peak = sampled_peak_rss(demo)
+    if demo.returncode != 0:
+        raise SystemExit(f"the demo failed: {log.read_text()[-2000:]}")
+    [(cached, live, stand_in)] = SESSION_TALLY.findall(log.read_text())
+    cached, live, stand_in = int(cached), int(live), int(stand_in)
+    return {"prepare_seconds": prepare_seconds, "prepared_sentences": len(rendered),
+            "prepared_speech_seconds": speech_seconds, "served_from_cache_share": cached / (cached + live + stand_in),
+            "session_sentences": cached + live + stand_in, "session_sentences_live": live,
+            "session_sentences_stand_in": stand_in, "peak_rss_mb": peak}
+
+
+def prepare_on_a_pi(speech_seconds: float) -> tuple[float, float, float, str] | None:
+    """Minutes `voice prepare` takes on one core of a Raspberry Pi 4 (middle, best, worst), from the instructions
+    per second of speech counted by bench/voice_instructions.py, and that result's commit; None without it."""
+    counted = RESULTS / "voice_instructions.json"
+    if not counted.is_file():
+        return None
+    result = json.loads(counted.read_text())
+    [natural] = [voice for voice in result["figures"]["voices"] if voice["voice"].startswith("natural")]
+    per_second = natural["instructions_per_speech_second"] * speech_seconds
+    board, core, ghz, (low_ipc, mid_ipc, high_ipc) = PI_CPUS[0]
+    low_ratio, mid_ratio, high_ratio = ARM_PER_X86_INSTRUCTIONS
+    return (per_second * mid_ratio / (ghz * 1e9 * mid_ipc) / 60, per_second * low_ratio / (ghz * 1e9 * high_ipc) / 60,
+            per_second * high_ratio / (ghz * 1e9 * low_ipc) / 60, result["commit"])
+
+
+def sampled_peak_rss(process: subprocess.Popen) -> float:
+    """The largest RSS of a running process, sampled every 20 ms until it ends, in MB."""
+    watched = psutil.Process(process.pid)
     peak = 0
-    while app.poll() is None:
+    while process.poll() is None:
         try:
             peak = max(peak, watched.memory_info().rss)
         except psutil.NoSuchProcess:
@@ -111,6 +175,7 @@ def main() -> None:
     args = parser.parse_args()
     isolate_from_the_user()
     results: dict[str, dict[str, str]] = {name: {} for name in VOICES}
+    cases_p95: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         rig = AudioRig(work / "pulse")
@@ -135,21 +200,47 @@ def main() -> None:
                 renderer.close()
                 results[name]["load"] = f"{load_seconds:.2f} s"
                 results[name]["real-time factor (render time / audio)"] = f"{factor:.3f}"
+                cases_p95[name] = {case: percentile(seconds, 95) for case, seconds in cases.items()}
                 for case, seconds in cases.items():
                     results[name][f"decision to first sound, {case}: p50"] = f"{percentile(seconds, 50):.2f} s"
                     results[name][f"decision to first sound, {case}: p95"] = f"{percentile(seconds, 95):.2f} s"
             for name in VOICES:
                 results[name]["peak RSS of `run --text` speaking"] = f"{peak_rss_mb(rig, work, name):.0f} MB"
+            session = whole_session(rig, work)
         finally:
             rig.stop()
+    pi = prepare_on_a_pi(session["prepared_speech_seconds"])
     with published("voice", {"trials": args.trials}, save=args.trials == 10) as figures:
         figures.update(results)
+        figures.update(session)
+        figures["first_sound_cached_p95_s"] = cases_p95[NATURAL]["cached prompt"]
+        figures["first_sound_live_p95_s"] = cases_p95[NATURAL]["new one-sentence prompt"]
+        if pi is not None:
+            figures["prepare_pi4_one_core_minutes"] = pi[0]
         print(f"The two voices on this machine, {args.trials} trials of each, same run; first sound read on the "
               "virtual speaker's monitor.\n")
         print("| measure | espeak-ng (default, baseline) | natural (Piper, en_US-joe-medium) |")
         print("| --- | ---: | ---: |")
         for measure in results[VOICES[0]]:
             print(f"| {measure} | {results['espeak'][measure]} | {results[NATURAL][measure]} |")
+        print(f"\nThe natural voice in a whole session, a carer set up: `voice prepare` from an empty cache, then the "
+              f"demo (every state, both help lists, the progress summary) spoken through the virtual speaker.\n")
+        print("| measure | natural (Piper, en_US-joe-medium) |")
+        print("| --- | ---: |")
+        print(f"| `voice prepare`: sentences rendered | {session['prepared_sentences']} "
+              f"({session['prepared_speech_seconds'] / 60:.1f} min of speech) |")
+        print(f"| `voice prepare`: wall time here | {session['prepare_seconds'] / 60:.1f} min |")
+        if pi is not None:
+            print(f"| `voice prepare`: projected on one core of a Raspberry Pi 4 (instructions from {pi[3]}) | "
+                  f"{pi[0]:.0f} min ({pi[1]:.0f} to {pi[2]:.0f}) |")
+        print(f"| sentences of the demo served from the cache | {session['served_from_cache_share']:.1%} "
+              f"({session['session_sentences'] - session['session_sentences_live'] - session['session_sentences_stand_in']}"
+              f" of {session['session_sentences']}; {session['session_sentences_live']} rendered live, "
+              f"{session['session_sentences_stand_in']} by espeak-ng) |")
+        print(f"| decision to first sound, cached prompt: p95 | {cases_p95[NATURAL]['cached prompt']:.2f} s |")
+        print(f"| decision to first sound, new one-sentence prompt: p95 | "
+              f"{cases_p95[NATURAL]['new one-sentence prompt']:.2f} s |")
+        print(f"| peak RSS of the whole demo session | {session['peak_rss_mb']:.0f} MB |")
 
 if __name__ == "__main__":
     main()

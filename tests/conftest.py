@@ -48,8 +48,13 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def no_user_settings(tmp_path_factory):
-    """The tests, and every process they start, see no settings file or cache but their own."""
-    os.environ["VOICERELIEF_CONFIG"] = str(tmp_path_factory.mktemp("settings") / "config.toml")
+    """The tests, and every process they start, see no settings file or cache but their own.
+
+    Their settings choose espeak-ng: each app a test starts would otherwise load the natural voice (a few seconds of
+    a core and 300 MB); the natural voice's own tests, the default's among them, choose it themselves."""
+    settings = tmp_path_factory.mktemp("settings") / "config.toml"
+    settings.write_text('voice = "espeak"\n')
+    os.environ["VOICERELIEF_CONFIG"] = str(settings)
     # Rendered speech too is kept apart from the user's, and so is the data of a command run without --data-dir.
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
     os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("data-home"))

@@ -134,4 +134,4 @@ def test_a_certain_answer_in_the_pain_question_after_ends_the_session(tmp_path):
     session = Session(CONTENT.prompts, CONTENT.timings, CONTENT.routine, CONTENT.table, CONTENT.red_flags,
                       CONTENT.numbers, memory)
     said = [e.text for e in session.handle(Said("number", 4, confidence=0.99), MONDAY_8AM) if isinstance(e, Say)]
-    assert said[0] == "Your pain was 7, and now it is 4." and session.state == "idle"
+    assert said[0] == "Your pain was 7. Now it is 4." and session.state == "idle"

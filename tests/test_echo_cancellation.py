@@ -18,7 +18,7 @@ def loaded_cancellers(rig: AudioRig) -> list[str]:
 
 def cancelling(tmp_path: Path) -> Path:
     settings = tmp_path / "config.toml"
-    settings.write_text("echo_cancellation = true\n")
+    settings.write_text('echo_cancellation = true\nvoice = "espeak"\n')
     return settings
 
 

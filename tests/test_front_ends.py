@@ -33,7 +33,7 @@ def test_text_mode_walks_the_protocol_and_resumes_after_a_restart(tmp_path):
     second = voicerelief("run", "--text", "--quiet", "--data-dir", data, stdin="goodbye\nno\n")
     lines = relief_lines(second.stdout)
     assert lines[0] == "Welcome back."
-    assert lines[1].startswith("Your ice has been on for 0 minutes; 20 minutes to go")
+    assert lines[1].startswith("Your ice has been on for less than a minute. It has 20 minutes to go.")
     assert "Do you want to end this session? Yes or no." in lines
 
 
@@ -57,7 +57,7 @@ def test_demo_runs_a_whole_session_through_the_real_recognizer(tmp_path):
     out = result.stdout
     assert "You:    yesterday    (heard 'yesterday': onset)" in out
     assert "Relief: Time is up. Take the ice off now." in out
-    assert "Relief: Your pain was 7, and now it is 5." in out
+    assert "Relief: Your pain was 7. Now it is 5." in out
     assert out.rstrip().endswith("Relief: Goodbye. Rest well.")
     assert (tmp_path / "demo" / "voicerelief.sqlite3").exists()
 

@@ -62,9 +62,9 @@ def filled(tmp_path_factory):
 
 def test_how_am_i_doing_is_answered_from_the_episode(filled):
     spoken = filled.say("how am i doing")
-    assert spoken[0] == "Your first pain score was 8. The latest is 2, and the best was 2."
-    assert spoken[1] == "Ice rounds: 0 today, 3 in all. Heat sessions: 1 today, 2 in all."
-    assert spoken[2].startswith("Your next heat can start at")
+    assert spoken[0] == "Your first pain score was 8. The latest is 2. The best was 2."
+    assert spoken[1] == "Ice rounds today: 0. In all: 3. Heat sessions today: 1. In all: 2."
+    assert spoken[2].startswith("Your next heat can start ")
 
 
 def test_a_clinician_is_suggested_when_pain_is_not_easing_after_a_week(tmp_path):
@@ -73,7 +73,7 @@ def test_a_clinician_is_suggested_when_pain_is_not_easing_after_a_week(tmp_path)
     run.say("start heat")
     run.say("ready")
     spoken = run.say("my progress")
-    assert spoken[0] == "Your first pain score was 6. The latest is 6, and the best was 6."
+    assert spoken[0] == "Your first pain score was 6. The latest is 6. The best was 6."
     assert "see a doctor or physiotherapist" in spoken[-1]
 
 

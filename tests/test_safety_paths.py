@@ -297,7 +297,7 @@ def test_resuming_mid_round_says_the_time_left(run):
     run.ice_on()
     run.say("pause")
     run.wait(minutes=5)
-    assert run.say("resume") == ["Resuming.", "The ice has 15 minutes and 0 seconds to go."]
+    assert run.say("resume") == ["Resuming.", "The ice has 15 minutes to go."]
 
 
 def test_no_next_heat_time_when_no_heat_was_used(run):

@@ -26,14 +26,14 @@ def test_four_days_of_one_episode(tmp_path):
     # Day 0, 8:00: the spasm began this morning.
     run.first_session_to_rest(onset="this morning", pain="eight")
     run.ice_round()
-    assert finish(run, "six")[0] == "Your pain was 8, and now it is 6."
+    assert finish(run, "six")[0] == "Your pain was 8. Now it is 6."
 
     # Day 0, 14:00: the program was restarted in the middle of the second session's ice.
     run.wait(minutes=(14 - 9) * 60)
     later_session(run)
     run.ice_on()
     run.wait(minutes=7)
-    assert run.restart(after_minutes=1)[-1] == "Your ice has been on for 8 minutes; 12 minutes to go."
+    assert run.restart(after_minutes=1)[-1] == "Your ice has been on for 8 minutes. It has 12 minutes to go."
     run.wait(minutes=12)
     assert run.state == "iceRemove"
     run.say("done")
@@ -66,7 +66,7 @@ def test_four_days_of_one_episode(tmp_path):
     run.say("ready")
     run.wait(minutes=15)
     run.say("done")
-    assert "next heat can start at" in " ".join(finish(run, "three"))
+    assert "Your next heat can start in about" in " ".join(finish(run, "three"))
 
     # Day 4: heat again, and a restart in the middle of it.
     run.clock.set(MONDAY_8AM + timedelta(days=4, hours=2))
@@ -74,7 +74,7 @@ def test_four_days_of_one_episode(tmp_path):
     run.say("ready")
     run.say("ready")
     run.wait(minutes=5)
-    assert run.restart()[-1] == "Your heat has been on for 5 minutes; 10 minutes to go."
+    assert run.restart()[-1] == "Your heat has been on for 5 minutes. It has 10 minutes to go."
     run.wait(minutes=10)
     assert run.state == "heatRemove"
 

@@ -12,8 +12,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
-import platformdirs
-
 from voicerelief.clock import Clock, ScaledClock, SystemClock
 from voicerelief.commands import PhraseTable, load_phrase_table
 from voicerelief.call_numbers import CallNumbers
@@ -26,13 +24,14 @@ from voicerelief.protocol import Timings, load_timings
 from voicerelief.red_flags import CAUTION, RedFlagQuestion, load_red_flags
 from voicerelief.routine import Stretch, load_routine
 from voicerelief.runner import Announcement, EndOfInput, Runner
-from voicerelief.session import (ALERT_KEYS, PROMPT_FIELDS, PROMPT_KEYS, AdjustVoice, Memory, NotUnderstood, Said, Say,
-                                 Session)
+from voicerelief.session import (ALERT_KEYS, DURATION_KEYS, PROMPT_FIELDS, PROMPT_KEYS, AdjustVoice, Memory,
+                                 NotUnderstood, Said, Say, Session)
 from voicerelief.store import Store
 
-if TYPE_CHECKING:  # vosk and Apprise load only for the front ends that use them
+if TYPE_CHECKING:  # vosk, Apprise and the voices load only for the front ends that use them
     from voicerelief.alert_delivery import AlertSender
     from voicerelief.recognizer import Heard
+    from voicerelief.speak import Voice
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +65,7 @@ def load_content(routine_path: Path | None = None, settings: Config | None = Non
     required = {f"session.{key}": PROMPT_FIELDS for key in PROMPT_KEYS}
     required.update({f"devices.{key}": {"wake"} for key in DEVICE_PROMPTS})
     required.update({f"alerts.{key}": {"time", "emergency"} for key in ALERT_KEYS})
+    required.update({f"durations.{key}": {"minutes", "hours"} for key in DURATION_KEYS})
     prompts = load_prompts(required=required)
     table = load_phrase_table()
     if settings.wake_phrase != table.wake_phrase:
@@ -89,13 +89,63 @@ def open_runner(content: Content, store: Store, clock: Clock, speak: Callable[[S
     return Runner(session, store, clock, speak, adjust_voice)
 
 
-def known_ahead(content: Content, runner: Runner) -> list[str]:
-    """What may be said whose words are known now: the session's foreseeable prompts, and the device
-    prompts (filled with the wake phrase)."""
+def known_ahead(content: Content, session: Session | None = None) -> list[str]:
+    """What may be said whose words are known now: the device prompts (filled with the wake phrase), said first at a
+    start, then the session's foreseeable prompts (of a new session when none is given)."""
+    session = session or Session(content.prompts, content.timings, content.routine, content.table,
+                                 content.red_flags, content.numbers, None,
+                                 tuple(carer.name for carer in content.carers), content.discreet_alerts)
     wake = content.table.wake_phrase
     devices = [content.prompts.say(key, wake=wake) for key, text in content.prompts.texts.items()
                if key.startswith("devices.") and placeholders(text) <= {"wake"}]
-    return runner.session.foreseeable_texts() + devices
+    return devices + session.foreseeable_texts()
+
+
+def spoken_voice(store: Store | None, defaults: Config) -> Voice:
+    """The voice of the settings, at the rate and volume last asked for by voice (kept in the store)."""
+    from voicerelief.speak import Voice
+
+    saved = (store.load_setting("voice") if store else None) or {}
+    return Voice(words_per_minute=int(saved.get("words_per_minute", defaults.words_per_minute)),
+                 volume=float(saved.get("volume", defaults.volume)), voice_id=defaults.voice)
+
+
+def prepare_voice(content: Content, voice: Voice, progress: Callable[[int, int], None]) -> int:
+    """Render, into the speech cache, every sentence a session may say that is not there yet, calling ``progress``
+    with sentences done and to do after each; the number rendered. Raises NaturalVoiceUnavailable with why."""
+    from voicerelief.natural_voice import LOAD_TIMEOUT_SECONDS, NaturalVoiceUnavailable, PiperRenderer
+    from voicerelief.speak import PromptRenderer, speech_cache
+
+    missing = unprepared(content, voice)
+    progress(0, len(missing))
+    if not missing:
+        return 0
+    renderer = PiperRenderer(speech_cache(), voice, PromptRenderer(speech_cache(), voice))
+    try:
+        problem = renderer.wait_until_loaded(LOAD_TIMEOUT_SECONDS)
+        if problem is not None:
+            raise NaturalVoiceUnavailable(f"The natural voice cannot be prepared: {problem}")
+        for done, sentence in enumerate(missing, start=1):
+            renderer.render_sentence(sentence)
+            progress(done, len(missing))
+        return len(missing)
+    finally:
+        renderer.close()
+
+
+def known_sentences(content: Content) -> list[str]:
+    """The distinct sentences of everything a session may say, as the natural voice renders them."""
+    from voicerelief.natural_voice import sentences
+
+    return list(dict.fromkeys(sentence for text in known_ahead(content) for sentence in sentences(text)))
+
+
+def unprepared(content: Content, voice: Voice) -> list[str]:
+    """The sentences a session may say that the natural voice has not rendered into the speech cache yet."""
+    from voicerelief.natural_voice import SpeechCache
+    from voicerelief.speak import speech_cache
+
+    return SpeechCache(speech_cache(), voice).missing(known_ahead(content))
 
 
 def send_alerts(runner: Runner, content: Content) -> AlertSender | None:
@@ -136,14 +186,9 @@ class VoiceOut:
         self.muting: tuple[Callable[[str], None], Callable[[], None]] | None = None
         self.ahead: list[str] = []
         if speak_aloud or record_to is not None:
-            from voicerelief.speak import AudioFileSpeaker, Speaker, Voice, open_renderer
+            from voicerelief.speak import AudioFileSpeaker, Speaker, open_renderer, speech_cache
 
-            defaults = defaults or Config()
-            saved = (store.load_setting("voice") if store else None) or {}
-            voice = Voice(words_per_minute=int(saved.get("words_per_minute", defaults.words_per_minute)),
-                          volume=float(saved.get("volume", defaults.volume)), voice_id=defaults.voice)
-            cache = Path(platformdirs.user_cache_dir("voicerelief")) / "speech"
-            renderer = open_renderer(cache, voice)
+            renderer = open_renderer(speech_cache(), spoken_voice(store, defaults or Config()))
             if record_to is None:
                 self.speaker = Speaker(renderer, output_device)
             else:
@@ -231,7 +276,7 @@ def run_text(content: Content, store: Store, speak_aloud: bool, output_device: s
     """Typed commands on standard input; the answers printed, and spoken unless quiet."""
     out = VoiceOut(speak_aloud, output_device, store=store, defaults=config)
     runner = open_runner(content, store, clock or SystemClock(), out.say, out.adjust)
-    out.prepare(known_ahead(content, runner))
+    out.prepare(known_ahead(content, runner.session))
     sender = send_alerts(runner, content)
 
     def read_lines() -> None:
@@ -289,7 +334,7 @@ def _run_voice(content: Content, store: Store, model_option: Path | None, input_
         out.close()
         return EXIT_NEEDS_SETUP
     runner = open_runner(content, store, clock or SystemClock(), out.say, out.adjust)
-    out.prepare(known_ahead(content, runner))
+    out.prepare(known_ahead(content, runner.session))
     runner.on_event = out.listen_again
     sender = send_alerts(runner, content)
 
@@ -361,7 +406,7 @@ def run_demo(content: Content, store: Store, model_dir: Path, speed: float, spea
 
     out = VoiceOut(speak_aloud, stamp=stamp, defaults=config, record_to=record_to)
     runner = open_runner(content, store, clock, out.say, out.adjust)
-    out.prepare(known_ahead(content, runner))
+    out.prepare(known_ahead(content, runner.session))
     print(f"Demo at {speed:g} times real speed. The person's lines are spoken by espeak-ng "
           "and recognized by the speech model.\n", flush=True)
     try:

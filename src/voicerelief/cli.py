@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -105,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     for data_command in (history, report, export, import_, forget):
         data_command.add_argument("--data-dir", type=Path, metavar="DIR", help="where the session history is kept")
 
+    voice = commands.add_parser("voice", help="get the natural voice ready")
+    voice_commands = voice.add_subparsers(dest="voice_command", required=True, metavar="ACTION")
+    voice_prepare = voice_commands.add_parser(
+        "prepare", help="render every sentence a session may say, once, so each is spoken at once (a few minutes)")
+    voice_prepare.add_argument("--data-dir", type=Path, metavar="DIR", help="where the session history is kept")
+
     model = commands.add_parser("model", help="fetch or check the speech model")
     model_commands = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
     fetch = model_commands.add_parser("fetch", help="download and install the model (the only use of the network)")
@@ -177,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
             return _service(args)
         if args.command == "alert":
             return _alert(args)
+        if args.command == "voice":
+            return _voice(args)
         return _session(args)
     except VoiceReliefError as error:
         print(f"voicerelief: {error}", file=sys.stderr)
@@ -304,6 +313,60 @@ def _alert(args: argparse.Namespace) -> int:
     return 0 if len(through) == len(found) else 1
 
 
+def _voice(args: argparse.Namespace) -> int:
+    from voicerelief import app
+    from voicerelief.carers import carers_path, load_carers
+    from voicerelief.config import config_path, load_config
+    from voicerelief.speak import NATURAL
+    from voicerelief.store import Store, default_data_dir
+
+    settings = load_config()
+    if settings.voice != NATURAL:
+        print(f"The voice is espeak-ng (voice = {settings.voice!r}), which needs nothing prepared; "
+              "`voicerelief config set voice natural` chooses the natural voice.")
+        return 0
+    content = app.load_content(None, settings, load_carers(carers_path(config_path())))
+    store = Store(args.data_dir or default_data_dir())
+    try:
+        voice = app.spoken_voice(store, settings)
+    finally:
+        store.close()
+    print("Preparing the natural voice: every sentence a session may say is rendered once and kept.", flush=True)
+    rendered = app.prepare_voice(content, voice, ProgressLine(sys.stdout))
+    print(f"The natural voice is ready: {rendered} new sentences rendered." if rendered else
+          "The natural voice is ready: every sentence was already rendered.")
+    return 0
+
+
+class ProgressLine:
+    """Sentences done and the time left, on one line redrawn in a terminal, a line per tenth elsewhere."""
+
+    WIDTH = 30
+
+    def __init__(self, out) -> None:
+        self.out = out
+        self.began = time.monotonic()
+        self.shown_tenths = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if total == 0:
+            return
+        elapsed = time.monotonic() - self.began
+        left = f"about {_duration(elapsed / done * (total - done))} left" if done else "estimating the time left"
+        filled = self.WIDTH * done // total
+        line = f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total} sentences, {left}"
+        if self.out.isatty():
+            self.out.write(f"\r{line}" + ("\n" if done == total else ""))
+        elif done * 10 // total > self.shown_tenths:
+            self.shown_tenths = done * 10 // total
+            self.out.write(line + "\n")
+        self.out.flush()
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
 def _service(args: argparse.Namespace) -> int:
     from voicerelief import service
 
@@ -379,21 +442,18 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _placement(args: argparse.Namespace) -> int:
-    import platformdirs
-
     from voicerelief.commands import load_phrase_table
     from voicerelief.microphone import Microphone
     from voicerelief.models import find_model
     from voicerelief.placement import GOOD_SPEECH_OVER_NOISE_DB, assess, record_test_phrase
     from voicerelief.prompts import load_prompts
     from voicerelief.recognizer import load_model
-    from voicerelief.speak import PromptRenderer, Speaker, Voice
+    from voicerelief.speak import PromptRenderer, Speaker, Voice, speech_cache
 
     prompts = load_prompts()
     table = load_phrase_table()
     model = load_model(find_model(args.model), table)
-    speaker = Speaker(PromptRenderer(Path(platformdirs.user_cache_dir("voicerelief")) / "speech", Voice()),
-                      args.output_device)
+    speaker = Speaker(PromptRenderer(speech_cache(), Voice()), args.output_device)
 
     def say(key: str) -> None:
         print(f"Relief: {prompts.say(key)}", flush=True)

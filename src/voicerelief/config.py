@@ -24,7 +24,8 @@ CONFIG_NAME = "config.toml"
 class Config:
     input_device: str = ""
     output_device: str = ""
-    voice: str = ""
+    # "natural" (Piper), "espeak", or an espeak-ng voice such as en-gb; empty, as older versions saved it: natural.
+    voice: str = "natural"
     words_per_minute: int = 150
     volume: float = 1.0
     wake_phrase: str = "hey relief"

@@ -35,8 +35,8 @@ def check_model(model: Path | None) -> str:
     return f"{path}, grammar mode, all {len(table.words())} words known"
 
 
-def check_speech(voice_id: str = "") -> str:
-    from voicerelief.speak import NATURAL, PromptRenderer, Voice, read_rendered
+def check_speech(settings: Config, data_dir: Path) -> str:
+    from voicerelief.speak import PromptRenderer, Voice, read_rendered
 
     with tempfile.TemporaryDirectory() as folder:
         renderer = PromptRenderer(Path(folder), Voice())
@@ -47,9 +47,30 @@ def check_speech(voice_id: str = "") -> str:
         if len(samples) == 0:
             raise VoiceReliefError("espeak-ng produced no sound; reinstall it with `sudo apt-get install espeak-ng`.")
         espeak = f"pyttsx3 with espeak-ng renders speech ({len(samples) / rate:.1f} s for a test word)"
-        if voice_id != NATURAL:
+        if not Voice(voice_id=settings.voice).natural:
             return espeak
-        return f"{check_natural_voice(Path(folder))}; {espeak}, standing in while it loads"
+        return (f"{check_natural_voice(Path(folder))}; {sentences_ready(settings, data_dir)}; {espeak}, standing in "
+                "for any sentence not ready")
+
+
+def sentences_ready(settings: Config, data_dir: Path) -> str:
+    from voicerelief import app
+    from voicerelief.carers import carers_path, load_carers
+    from voicerelief.config import config_path
+    from voicerelief.store import Store
+
+    content = app.load_content(None, settings, load_carers(carers_path(config_path())))
+    store = Store(data_dir)
+    try:
+        voice = app.spoken_voice(store, settings)
+    finally:
+        store.close()
+    total = len(app.known_sentences(content))
+    missing = len(app.unprepared(content, voice))
+    if missing:
+        return (f"{total - missing} of the {total} sentences a session may say are rendered "
+                "(`voicerelief voice prepare` renders the rest)")
+    return f"all {total} sentences a session may say are rendered"
 
 
 def check_natural_voice(cache: Path) -> str:
@@ -148,7 +169,7 @@ def examine(model: Path | None, input_name: str | None, output_name: str | None,
             settings: Config) -> list[Finding]:
     checks: list[tuple[str, Callable[[], str]]] = [
         ("model", lambda: check_model(model)),
-        ("text-to-speech", lambda: check_speech(settings.voice)),
+        ("text-to-speech", lambda: check_speech(settings, data_dir)),
         ("microphone", lambda: check_input(input_name)),
         ("speaker", lambda: check_output(output_name)),
         ("echo cancellation", lambda: check_echo_cancellation(input_name, output_name, settings)),

@@ -1,10 +1,11 @@
 """The natural voice: Piper neural speech, an optional extra, checked before it is used.
 
 Piper takes a second or more to load (several on a Raspberry Pi), so it loads on a thread
-of its own while espeak-ng (the stand-in) speaks whatever is not rendered yet. Every
-prompt is rendered sentence by sentence and each sentence cached, so a prompt with a
-filled-in number renders only that sentence live; ``prepare`` renders the fixed
-sentences ahead, behind any sentence a person is waiting for.
+of its own. Every prompt is rendered sentence by sentence and each sentence kept in a cache
+that outlives the process, keyed by the sentence, the voice file's pinned hash and the rate:
+a sentence rendered once (by ``voicerelief voice prepare``, or ahead during a run) is spoken
+from the cache at once, even before the model has loaded. Only a sentence not in the cache
+waits for Piper, and until Piper is loaded espeak-ng (the stand-in) says it.
 """
 
 from __future__ import annotations
@@ -50,6 +51,21 @@ class NaturalVoiceUnavailable(VoiceReliefError):
     """The natural voice cannot be used; the message says why and what to do."""
 
 
+@dataclass
+class SpeechTally:
+    """How the sentences said so far were served: from the cache, rendered by Piper while a person waited, or
+    said by espeak-ng standing in."""
+
+    cached: int = 0
+    live: int = 0
+    stand_in: int = 0
+
+    @property
+    def cached_share(self) -> float:
+        said = self.cached + self.live + self.stand_in
+        return self.cached / said if said else 1.0
+
+
 @dataclass(frozen=True)
 class NaturalVoice:
     """The checked files of the natural voice, and how its speech is shaped."""
@@ -60,9 +76,14 @@ class NaturalVoice:
     sentence_pause_seconds: float
 
 
+def voice_spec() -> dict:
+    """The natural voice's entry in voices.toml: its package, files, pinned hashes and how it is shaped."""
+    return read_toml(content_path("voices.toml"))["natural"]
+
+
 def natural_voice(folder: Path | None = None) -> NaturalVoice:
     """The natural voice's files, each checked against its pinned SHA-256, from its package or ``folder``."""
-    spec = read_toml(content_path("voices.toml"))["natural"]
+    spec = voice_spec()
     try:
         importlib.import_module("piper")
         package = importlib.import_module(spec["package"])
@@ -86,14 +107,47 @@ def sentences(text: str) -> list[str]:
     return [sentence for sentence in _SENTENCE_END.split(text.strip()) if sentence]
 
 
+class SpeechCache:
+    """Where the natural voice's renders are kept between runs: one WAV per sentence (and per whole prompt), named
+    by the text, the voice file's pinned hash and the rate. Only the pinned file is ever loaded, so its hash names
+    the voice that rendered a file; finding what is missing needs no voice loaded."""
+
+    def __init__(self, cache_dir: Path, voice: Voice) -> None:
+        self.folder = cache_dir / "natural"
+        self.voice = voice
+        self._voice_key = voice_spec()["model_sha256"][:16]
+
+    @property
+    def length_scale(self) -> float:
+        """Piper's length scale for the voice's rate."""
+        return round(NATURAL_WORDS_PER_MINUTE / self.voice.words_per_minute, 3)
+
+    def sentence(self, sentence: str) -> Path:
+        return self._path("sentence", sentence)
+
+    def prompt(self, text: str) -> Path:
+        return self._path("prompt", text)
+
+    def missing(self, texts: Iterable[str]) -> list[str]:
+        """The distinct sentences of ``texts`` not in the cache yet, in order."""
+        found = dict.fromkeys(sentence for text in texts for sentence in sentences(text))
+        return [sentence for sentence in found if not self.sentence(sentence).is_file()]
+
+    def _path(self, kind: str, text: str) -> Path:
+        key = hashlib.sha256(f"{self._voice_key}|{self.length_scale}|{kind}|{text}".encode()).hexdigest()[:32]
+        return self.folder / f"{key}.wav"
+
+
 class PiperRenderer:
     """Renders prompts with Piper into cached WAV files; the same interface as ``PromptRenderer``."""
 
     def __init__(self, cache_dir: Path, voice: Voice, stand_in: PromptRenderer, folder: Path | None = None) -> None:
-        self.cache_dir = cache_dir / "natural"
+        self.cache = SpeechCache(cache_dir, voice)
         self.voice = voice
         self.stand_in = stand_in
         self.problem: str | None = None
+        self.tally = SpeechTally()
+        self._sentence_pause_seconds = float(voice_spec()["sentence_pause_seconds"])
         self._folder = folder
         self._loaded = threading.Event()
         self._settled = threading.Event()
@@ -111,12 +165,12 @@ class PiperRenderer:
 
     @property
     def pause_seconds(self) -> float:
-        return self._voice.sentence_pause_seconds if self._loaded.is_set() else 0.0
+        return 0.0 if self.problem else self._sentence_pause_seconds
 
     def render(self, text: str) -> Path:
         """The WAV of ``text`` in the natural voice; in espeak-ng's while the natural voice is not loaded."""
-        whole = self._cached(text)
-        if whole.is_file():
+        whole = self.cache.prompt(text)
+        if whole.is_file() and self.problem is None:
             return whole
         if not self._loaded.is_set():
             return self.stand_in.render(text)
@@ -124,27 +178,50 @@ class PiperRenderer:
 
     def speech(self, text: str) -> Iterator[Path]:
         """The WAVs of ``text``'s sentences in order, each ready as soon as it is rendered: the first can
-        play while the next renders. One espeak-ng WAV of the whole while the natural voice is not loaded."""
+        play while the next renders. Cached sentences are ready before the voice has loaded; until it has,
+        a text with any sentence not cached is said whole by espeak-ng."""
+        said = sentences(text)
+        ready = [self.cache.sentence(sentence) for sentence in said]
+        if said and self.problem is None and all(path.is_file() for path in ready):
+            self.tally.cached += len(said)
+            yield from ready
+            return
         if not self._loaded.is_set():
+            self.tally.stand_in += len(said)
             yield self.stand_in.render(text)
             return
-        parts = [self._submit(SENTENCE, sentence) for sentence in sentences(text)]
-        if not parts:
+        if not said:
             yield self._submit(PROMPT, "").result()
+            return
+        parts: list[Path | Future] = []
+        for sentence, path in zip(said, ready):
+            if path.is_file():  # not queued: the worker may be busy rendering ahead
+                self.tally.cached += 1
+                parts.append(path)
+            else:
+                self.tally.live += 1
+                log.debug("rendering live: %r", sentence)
+                parts.append(self._submit(SENTENCE, sentence))
         for part in parts:
-            yield part.result()
+            yield part if isinstance(part, Path) else part.result()
+
+    def render_sentence(self, sentence: str) -> Path:
+        """Render one sentence into the cache now (after whatever a person is waiting for)."""
+        return self._submit(AHEAD, sentence).result()
 
     def prepare(self, texts: Iterable[str]) -> None:
-        """Render these texts' sentences ahead, each after whatever a person is waiting for."""
-        for text in texts:
-            for sentence in sentences(text):
-                self._submit(AHEAD, sentence)
+        """Render these texts' sentences not in the cache yet ahead, each after whatever a person is waiting for."""
+        for sentence in self.cache.missing(texts):
+            self._submit(AHEAD, sentence)
 
     def ahead_done(self) -> Future:
         """Done once every text given to ``prepare`` so far is rendered."""
         return self._submit(MARKER, None)
 
     def close(self) -> None:
+        tally = self.tally
+        log.info("natural voice: %d sentences said from the cache, %d rendered live, %d by espeak-ng standing in",
+                 tally.cached, tally.live, tally.stand_in)
         self._submit(STOP, None)
         self._worker.join(timeout=30)
         self.stand_in.close()
@@ -184,14 +261,14 @@ class PiperRenderer:
             try:
                 if kind == PROMPT:
                     done.set_result(self._render_whole(piper, text))
-                else:
+                else:  # a sentence, asked for now or ahead
                     self._sentence_audio(piper, text)
-                    done.set_result(self._cached(text, whole=False))
+                    done.set_result(self.cache.sentence(text))
             except Exception as error:  # handed to the one waiting for this text
                 done.set_exception(error)
 
     def _render_whole(self, piper, text: str) -> Path:
-        target = self._cached(text)
+        target = self.cache.prompt(text)
         if target.is_file():
             return target
         parts = [self._sentence_audio(piper, sentence) for sentence in sentences(text)]
@@ -200,26 +277,18 @@ class PiperRenderer:
         return _write_atomically(target, audio, piper.config.sample_rate)
 
     def _sentence_audio(self, piper, sentence: str) -> np.ndarray:
-        path = self._cached(sentence, whole=False)
+        path = self.cache.sentence(sentence)
         if path.is_file():
             return soundfile.read(str(path), dtype="float32")[0]
         from piper import SynthesisConfig
 
-        settings = SynthesisConfig(length_scale=self._length_scale())
+        settings = SynthesisConfig(length_scale=self.cache.length_scale)
         rate = piper.config.sample_rate
         audio = np.concatenate([chunk.audio_float_array for chunk in piper.synthesize(sentence, settings)] or
                                [np.zeros(0, np.float32)])
         audio = _at_level(trim_silence(audio.astype(np.float32), rate), self._voice.level_dbfs)
         _write_atomically(path, audio, rate)
         return audio
-
-    def _length_scale(self) -> float:
-        return round(NATURAL_WORDS_PER_MINUTE / self.voice.words_per_minute, 3)
-
-    def _cached(self, text: str, whole: bool = True) -> Path:
-        kind = "prompt" if whole else "sentence"
-        key = hashlib.sha256(f"joe-medium|{self._length_scale()}|{kind}|{text}".encode()).hexdigest()[:32]
-        return self.cache_dir / f"{key}.wav"
 
 
 def _at_level(audio: np.ndarray, level_dbfs: float) -> np.ndarray:

@@ -34,12 +34,18 @@ NATURAL, ESPEAK = "natural", "espeak"
 class Voice:
     words_per_minute: int = 150
     volume: float = 1.0
-    voice_id: str = ""
+    # NATURAL, ESPEAK, or an espeak-ng voice such as en-gb.
+    voice_id: str = ESPEAK
+
+    @property
+    def natural(self) -> bool:
+        """Whether the natural voice speaks: the default (an empty setting, as older versions saved it) or chosen."""
+        return self.voice_id in ("", NATURAL)
 
     @property
     def espeak_voice(self) -> str:
         """The espeak-ng voice to ask pyttsx3 for; empty for its default."""
-        return "" if self.voice_id in (NATURAL, ESPEAK) else self.voice_id
+        return "" if self.voice_id in ("", NATURAL, ESPEAK) else self.voice_id
 
 
 class Renderer(Protocol):
@@ -133,10 +139,17 @@ class PromptRenderer:
         return self._engine
 
 
+def speech_cache() -> Path:
+    """Where rendered speech is kept between runs: the user's cache folder."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("voicerelief")) / "speech"
+
+
 def open_renderer(cache_dir: Path, voice: Voice) -> Renderer:
     """The natural voice when it is chosen (espeak-ng standing in until it is loaded), else espeak-ng."""
     espeak = PromptRenderer(cache_dir, voice)
-    if voice.voice_id != NATURAL:
+    if not voice.natural:
         return espeak
     from voicerelief.natural_voice import PiperRenderer
 

@@ -14,7 +14,8 @@ tests, under `--text`, in the demo and with a real microphone.
 - `events`, `memory`: the messages in and out, and what is saved after every step.
 """
 
-from voicerelief.session.core import ALERT_KEYS, COUNTED_FROM_SPEECH_END, PROMPT_FIELDS, PROMPT_KEYS, Session
+from voicerelief.session.core import (ALERT_KEYS, COUNTED_FROM_SPEECH_END, DURATION_KEYS, PROMPT_FIELDS, PROMPT_KEYS,
+                                     Session)
 from voicerelief.session.events import (AdjustVoice, AlertReport, CancelAlert, CancelTimer, Effect, Event, Expect,
                                         NotUnderstood, Quit, Record, Said, Say, SendAlert, SpokeDone, StartTimer,
                                         TimerFired)
@@ -22,7 +23,8 @@ from voicerelief.session.machine import QUESTION_STATES, STATE_NAMES, STATES, TR
 from voicerelief.session.memory import Memory
 
 __all__ = [
-    "ALERT_KEYS", "COUNTED_FROM_SPEECH_END", "PROMPT_FIELDS", "PROMPT_KEYS", "QUESTION_STATES", "STATES", "STATE_NAMES", "TRANSITIONS",
+    "ALERT_KEYS", "COUNTED_FROM_SPEECH_END", "DURATION_KEYS", "PROMPT_FIELDS", "PROMPT_KEYS", "QUESTION_STATES", "STATES",
+    "STATE_NAMES", "TRANSITIONS",
     "AdjustVoice", "AlertReport", "CancelAlert", "CancelTimer", "Effect", "Event", "Expect", "Memory",
     "NotUnderstood", "Quit", "Record", "Said", "Say", "SendAlert", "Session", "SpokeDone", "StartTimer", "TimerFired",
     "heard_in_state",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from transitions import Machine
 
@@ -44,6 +45,30 @@ class SessionBase:
     after_emergency_advice: Callable[[], None]
     # Supplied by the cold-and-heat phase.
     _say_time_left: Callable[[], None]
+
+    def _span(self, minutes: int, longest: int = 59) -> str:
+        """A span of whole minutes as said: under one is "less than a minute"; over ``longest``, "more than" it (or
+        "more than an hour")."""
+        if minutes > longest and longest < 59:
+            return self.prompts.say("durations.more_than", minutes=longest)
+        if minutes < 1:
+            return self.prompts.say("durations.under_a_minute")
+        if minutes == 1:
+            return self.prompts.say("durations.one_minute")
+        if minutes < 60:
+            return self.prompts.say("durations.minutes", minutes=minutes)
+        return self.prompts.say("durations.over_an_hour")
+
+    def _wait(self, seconds: float) -> str:
+        """How long until something may start, as said: "now", about so many minutes (in fives), or hours."""
+        minutes = seconds / 60
+        if minutes <= 0:
+            return self.prompts.say("durations.now")
+        if minutes <= 55:
+            return self.prompts.say("durations.in_minutes", minutes=5 * math.ceil(minutes / 5))
+        if minutes < 90:
+            return self.prompts.say("durations.in_one_hour")
+        return self.prompts.say("durations.in_hours", hours=round(minutes / 60))
 
     def _ice_minutes_left(self) -> int | None:
         if not self.memory.ice_due:
@@ -117,6 +142,16 @@ class SessionBase:
         self._effects.append(effect)
 
 
+def each_value(**values: Iterable[object]) -> list[dict[str, object]]:
+    """Fills that between them give each field every one of its values, the shorter lists repeating: enough to know
+    every sentence of a prompt whose sentences each hold one field. A field without values gives no fills."""
+    lists = {name: list(field_values) for name, field_values in values.items()}
+    if not all(lists.values()):
+        return []
+    longest = max(len(field_values) for field_values in lists.values())
+    return [{name: field_values[i % len(field_values)] for name, field_values in lists.items()} for i in range(longest)]
+
+
 def time_of(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
@@ -131,4 +166,5 @@ def count_on_day(moments: list[str], day: str) -> int:
 
 
 def clock_time(moment: datetime) -> str:
+    """A time of day, for a carer's message (the assistant itself says spans of time, never clock times)."""
     return moment.strftime("%H:%M")

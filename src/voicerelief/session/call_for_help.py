@@ -61,8 +61,9 @@ class CallForHelp(SessionBase):
         """After a restart: an alert still open is still being sent, and can still be called off."""
         memory = self.memory
         if memory.alert_id and memory.alert_sent_at:
+            sent = datetime.fromisoformat(memory.alert_sent_at)
             self._say("session.alert_resumed", carers=spoken_names(self.carers),
-                      time=clock_time(datetime.fromisoformat(memory.alert_sent_at)))
+                      ago=self._span(int((self.now - sent).total_seconds() // 60)))
 
     def restart_countdown(self) -> None:
         """The ten seconds to say "cancel" begin when the person has heard that they can."""

@@ -126,7 +126,7 @@ class ColdAndHeat(SessionBase):
         for due, key in ((memory.ice_due, "session.time_left_ice"), (memory.ice_back_at, "session.time_left_ice_off"),
                          (memory.heat_due, "session.time_left_heat")):
             if due:
-                left = max(0, int((time_of(due) - self.now).total_seconds()))
-                self._say(key, minutes=left // 60, seconds=left % 60)
+                seconds_left = (time_of(due) - self.now).total_seconds()
+                self._say(key, left=self._span(int(seconds_left / 60 + 0.5) if seconds_left >= 60 else 0))
                 return
         self._say("session.time_left_none")

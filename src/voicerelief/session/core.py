@@ -13,7 +13,7 @@ from voicerelief.prompts import Prompts, placeholders
 from voicerelief.protocol import Timings
 from voicerelief.red_flags import RedFlagQuestion
 from voicerelief.routine import Stretch
-from voicerelief.session.base import minutes_between, time_of
+from voicerelief.session.base import each_value, minutes_between, time_of
 from voicerelief.session.call_for_help import TIMERS_OF_ALERTS, CallForHelp
 from voicerelief.session.cold_and_heat import TIMERS_OF_HEAT, ColdAndHeat
 from voicerelief.session.events import (AdjustVoice, AlertReport, Effect, Event, Expect, NotUnderstood, Quit, Said,
@@ -50,11 +50,16 @@ PROMPT_KEYS = frozenset({
     "urgent_again_today", "urgent_emergency", "urgent_take_off", "urgent_today", "urgent_today_no_line", "welcome",
     "welcome_back",
 })
-PROMPT_FIELDS = frozenset({"after", "answers", "before", "best", "carer", "carers", "count", "elapsed", "emergency", "first", "heat",
-                           "heat_today", "ice", "ice_today", "late", "latest", "left", "minutes", "name", "names", "rep",
-                           "reps", "score", "seconds", "side", "step", "symptom", "time", "timer", "urgent", "what"})
+PROMPT_FIELDS = frozenset({"after", "ago", "answers", "before", "best", "carer", "carers", "count", "elapsed", "emergency",
+                           "first", "heat", "heat_today", "ice", "ice_today", "late", "latest", "left", "minutes", "name",
+                           "names", "rep", "reps", "score", "seconds", "side", "step", "symptom", "timer", "urgent",
+                           "wait", "what"})
+DURATION_KEYS = frozenset({"under_a_minute", "one_minute", "minutes", "more_than", "over_an_hour", "now", "in_minutes",
+                           "in_one_hour", "in_hours"})
 
 MOST_ANSWERS_SUGGESTED = 4
+# Counts of rounds said in a summary are rendered ahead up to this many (three or four a day for a few days).
+COUNTS_SAID_AHEAD = 20
 # The messages a carer reads, each with the time it was written.
 ALERT_KEYS = frozenset({"help", "red_flag", "ice_overdue", "cancelled", "test", "discreet"})
 # Timers that count from the end of what was said, not from when it was decided (rendering takes time).
@@ -137,11 +142,45 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
             "stretch_rep": [{"rep": rep, "reps": stretch.reps} for stretch in routine
                             for rep in range(1, stretch.reps + 1)],
         })
+        fills.update(self._foreseeable_spans_and_counts())
         for name in ("alert_open", "alert_countdown", "alert_sending", "alert_called_off", "alert_ice_overdue"):
             fills[name] = carers
+        fills["alert_resumed"] = each_value(carers=[spoken_names(self.carers)] if self.carers else [],
+                                            ago=[self._span(minutes) for minutes in range(61)])
         for name in ("alert_reached", "alert_acknowledged", "alert_expired"):
             fills[name] = [{"carer": carer} for carer in self.carers]
         return fills
+
+    def _foreseeable_spans_and_counts(self) -> dict[str, list[dict[str, object]]]:
+        """The fills of the prompts that say a span of time or a count: each a whole number in a small range.
+        Each of these prompts holds one fill per sentence, so every value of each fill is enough."""
+        timings = self.timings
+        spans = [self._span(minutes) for minutes in range(61)]  # up to "more than an hour"
+        ice_left = spans[:timings.ice_on_minutes + 1]
+        off_left = spans[:timings.ice_off_minutes + 1]
+        heat_left = spans[:timings.heat_minutes + 1]
+        hours = max(timings.ice_next_round_hours, timings.heat_next_round_hours)
+        waits = list(dict.fromkeys(self._wait(minute * 60) for minute in range(int(hours * 60) + 1)))
+        scores, counts = range(11), range(COUNTS_SAID_AHEAD + 1)
+        return {
+            "time_left_ice": each_value(left=ice_left),
+            "time_left_ice_off": each_value(left=off_left),
+            "time_left_heat": each_value(left=heat_left),
+            "ended_with_ice": each_value(left=ice_left),
+            "restored_ice": each_value(elapsed=[*ice_left, self._span(timings.ice_on_minutes + 1,
+                                                                      timings.ice_on_minutes)], left=ice_left),
+            "restored_ice_off": each_value(elapsed=off_left, left=off_left),
+            "restored_heat": each_value(elapsed=[*heat_left, self._span(timings.heat_minutes + 1, timings.heat_minutes)],
+                                        left=heat_left),
+            "late_deadline": each_value(timer=["ice", "ice break", "heat"], late=spans[1:]),
+            "ice_remove_again": each_value(minutes=range(timings.ice_on_minutes, timings.ice_on_minutes + 11)),
+            "next_ice": each_value(wait=waits),
+            "next_heat": each_value(wait=waits),
+            "summary_pain": each_value(before=scores, after=scores),
+            "summary_rounds": each_value(ice=counts, heat=counts),
+            "progress_pain": each_value(first=scores, latest=scores, best=scores),
+            "progress_rounds": each_value(ice_today=counts, ice=counts, heat_today=counts, heat=counts),
+        }
 
     def boot(self, now: datetime, greet: bool = True) -> list[Effect]:
         """The first call after the program starts: greet (unless the front end does), or say where things stand."""
@@ -316,7 +355,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
             self._say_closing_advice()
             if ice_left is not None:
                 memory.session_closed = True
-                self._say("session.ended_with_ice", minutes=ice_left)
+                self._say("session.ended_with_ice", left=self._span(ice_left))
             else:
                 self._say("session.ended")
         elif said.intent == "no":
@@ -353,7 +392,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
         late_minutes = int((self.now - fired.due).total_seconds() // 60)
         if late_minutes >= 1 and fired.name in ("ice_due", "ice_back", "heat_due"):
             timer = {"ice_due": "ice", "ice_back": "ice break", "heat_due": "heat"}[fired.name]
-            self._say("session.late_deadline", timer=timer, late=late_minutes)
+            self._say("session.late_deadline", timer=timer, late=self._span(late_minutes))
         name = fired.name
         if name in TIMERS_OF_ALERTS:
             self.on_alert_timer(name)
@@ -433,13 +472,17 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
         if self.state == "iceOn" and memory.ice_due:
             elapsed = minutes_between(memory.ice_on_since, self.now)
             left = max(0, -minutes_between(memory.ice_due, self.now))
-            self._say("session.restored_ice", elapsed=elapsed, left=left)
+            self._say("session.restored_ice", elapsed=self._span(elapsed, self.timings.ice_on_minutes),
+                      left=self._span(left))
         elif self.state == "iceOff" and memory.ice_back_at:
             left = max(0, -minutes_between(memory.ice_back_at, self.now))
-            self._say("session.restored_ice_off", elapsed=self.timings.ice_off_minutes - left, left=left)
+            self._say("session.restored_ice_off", elapsed=self._span(self.timings.ice_off_minutes - left),
+                      left=self._span(left))
         elif self.state == "heatOn" and memory.heat_due:
             left = max(0, -minutes_between(memory.heat_due, self.now))
-            self._say("session.restored_heat", elapsed=minutes_between(memory.heat_since, self.now), left=left)
+            self._say("session.restored_heat",
+                      elapsed=self._span(minutes_between(memory.heat_since, self.now), self.timings.heat_minutes),
+                      left=self._span(left))
         elif memory.last_prompt and self.state != "idle":
             self._repeat_last_prompt()
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from voicerelief.session.base import SessionBase, clock_time, count_on_day, time_of
+from voicerelief.session.base import SessionBase, count_on_day, time_of
 from voicerelief.session.machine import PAIN_QUESTIONS
 
 
@@ -124,8 +124,8 @@ class Progress(SessionBase):
     def _say_next_due(self) -> None:
         memory = self.memory
         if memory.ice_rounds and self.ice_allowed():
-            last = time_of(memory.ice_rounds[-1])
-            self._say("session.next_ice", time=clock_time(last + timedelta(hours=self.timings.ice_next_round_hours)))
+            due = time_of(memory.ice_rounds[-1]) + timedelta(hours=self.timings.ice_next_round_hours)
+            self._say("session.next_ice", wait=self._wait((due - self.now).total_seconds()))
         elif memory.heat_rounds:
-            last = time_of(memory.heat_rounds[-1])
-            self._say("session.next_heat", time=clock_time(last + timedelta(hours=self.timings.heat_next_round_hours)))
+            due = time_of(memory.heat_rounds[-1]) + timedelta(hours=self.timings.heat_next_round_hours)
+            self._say("session.next_heat", wait=self._wait((due - self.now).total_seconds()))
