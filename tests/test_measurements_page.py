@@ -1,6 +1,7 @@
 """docs/measurements.md is rendered from the benches' results, and says when a result predates the code."""
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -19,14 +20,20 @@ def test_a_changed_figure_shows_and_a_result_older_than_its_code_says_so(tmp_pat
     results = tmp_path / "results"
     shutil.copytree(publish.RESULTS, results)
     result = json.loads((results / "barge_in.json").read_text())
-    assert "before later changes" not in publish.render(results)
+    # Other results may be older than their code; none is older than listener.py until its digest is changed below.
+    assert not any("listener.py" in files for files in stale_marks(publish.render(results)))
     row = result["with_aec"]["-6"]
     row["prompt"]["heard"] = (row["prompt"]["heard"] + 1) % (row["prompt"]["trials"] + 1)
     result["measured"]["src/voicerelief/listener.py"] = "0" * 16
     (results / "barge_in.json").write_text(json.dumps(result))
     page = publish.render(results)
     assert f"| -6 dB | on | {row['prompt']['heard']} of {row['prompt']['trials']} " in page
-    assert "before later changes to listener.py**" in page
+    assert any("listener.py" in files for files in stale_marks(page))
+
+
+def stale_marks(page: str) -> list[str]:
+    """The files named in each "before later changes to ..." mark of the page."""
+    return re.findall(r"before later changes to ([^*]*)\*\*", page)
 
 
 def test_every_result_is_stamped_and_has_a_section():
