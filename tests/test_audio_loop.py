@@ -69,10 +69,11 @@ def walk_a_short_flow(rig: AudioRig, app: RunningApp) -> int:
     reply("yes", "Lie in the position that hurts least")
     reply("start ice", "Wrap an ice pack")
     reply("ready", "Ice is on")
-    reply("how much time is left", "The ice has 19 minutes")
+    # In whole minutes, the nearest: seconds after the ice went on, 20 are left.
+    reply("how much time is left", "The ice has 20 minutes to go.")
     said = app.said()
     order = ["First, a quick safety check", "how bad is the pain", "I heard 10", "Wrap an ice pack",
-             "Ice is on", "The ice has 19 minutes"]
+             "Ice is on", "The ice has 20 minutes"]
     positions = [next(i for i, line in enumerate(said) if fragment in line) for fragment in order]
     assert positions == sorted(positions)
     assert not any("did not catch" in line for line in said)
