@@ -19,7 +19,9 @@ Measures, beside a baseline from the same run:
   model alone, and to the first sound of the answer to "hey relief start" said as soon as the
   ready sentence has been spoken (what a person waits for).
 
-Everything runs in the same quiet room: pink noise at ROOM_DBFS on the microphone throughout.
+Everything runs in the same quiet room: pink noise at ROOM_DBFS on the microphone throughout. The current
+version speaks as installed by `./quickstart setup`: the natural voice, its sentences rendered beforehand by
+`voicerelief voice prepare` into the bench's own cache (the baseline predates the natural voice: espeak-ng).
 
 Run: .venv/bin/python bench/loop.py [--commands 30] [--trials 6] [--idle-seconds 60]; with the defaults it
 writes bench/results/loop.json.
@@ -260,6 +262,10 @@ def main() -> None:
         rig.env["VOSK_MODEL_PATH"] = str(find_model())
         room = RoomNoise(rig)
         try:
+            prepared = time.monotonic()
+            subprocess.run([sys.executable, "-m", "voicerelief", "voice", "prepare"], env=rig.env, check=True,
+                           stdout=subprocess.DEVNULL)
+            prepare_seconds = time.monotonic() - prepared
             with baseline_source(work) as source:
                 before, before_sweep, before_rss, before_misses = measure_version(rig, work, "before", source,
                                                                                   args.commands, args.trials)
@@ -325,7 +331,8 @@ def main() -> None:
          f"{len(now_misses.missed)} of {now_misses.said}", f"{len(before_misses.missed)} of {before_misses.said}"),
     ]
     settings = {"commands": args.commands, "trials": args.trials, "idle_seconds": args.idle_seconds,
-                "room_dbfs": ROOM_DBFS, "reply_gaps": list(REPLY_GAPS), "baseline": BASELINE_COMMIT}
+                "room_dbfs": ROOM_DBFS, "reply_gaps": list(REPLY_GAPS), "baseline": BASELINE_COMMIT,
+                "voice": "natural, sentences prepared beforehand; baseline espeak-ng"}
     with published("loop", settings, save=(args.commands, args.trials, args.idle_seconds) == (30, 6, 60.0)) as figures:
         figures.update({"latencies_s": {"now": now, "before": before},
                         "reply_sweep": {version: {f"{gap:g}": runs for gap, runs in sweep.items()}
@@ -333,11 +340,13 @@ def main() -> None:
                         "cpu_percent": {"gate": app_cpu, "no_gate": ungated_cpu, "bare_capture": bare_cpu},
                         "peak_rss_mb": {"now": now_rss, "before": before_rss, "bare_capture": bare_rss},
                         "ready_s": ready, "model_alone_s": model_seconds, "first_answer_s": answered,
+                        "voice_prepare_s": prepare_seconds,
                         "not_acted_on": {version: {"lines": misses.said, "missed": misses.missed}
                                          for version, misses in (("now", now_misses), ("before", before_misses))}})
         print(f"Audio loop on PulseAudio virtual devices, pink room noise at {ROOM_DBFS:.0f} dBFS on the microphone "
               f"throughout: {len(now)} answers and {args.trials} replies per gap for each version, "
-              f"{args.idle_seconds:.0f} s for each CPU figure.\n")
+              f"{args.idle_seconds:.0f} s for each CPU figure. The current version speaks in the natural voice "
+              f"from sentences prepared beforehand ({prepare_seconds:.0f} s); the baseline in espeak-ng.\n")
         print(f"| measure | voicerelief run | baseline, same run (answers, replies and RSS: version {BASELINE_COMMIT}) |")
         print("| --- | ---: | ---: |")
         for name, ours, baseline in rows:
