@@ -120,7 +120,7 @@ def test_restart_in_the_middle_of_ice_resumes_the_deadline(run):
     run.ice_on()
     run.wait(minutes=12)
     spoken = run.restart()
-    assert spoken == ["Welcome back.", "Your ice has been on for 12 minutes. It has 8 minutes to go."]
+    assert spoken == ["Welcome back.", "Your ice is still on.", "The ice has 8 minutes to go."]
     assert run.state == "iceOn"
     assert run.wait(minutes=7) == ["One minute of ice left."]
     assert run.wait(minutes=1)[0].startswith("Time is up")
@@ -131,11 +131,20 @@ def test_a_deadline_passed_while_down_is_handled_at_once(run):
     run.ice_on()
     run.wait(minutes=5)
     spoken = run.restart(after_minutes=30)
-    assert "the ice time ran out. That was 15 minutes ago." in " ".join(spoken)
+    assert "the ice time ran out. That was about 15 minutes ago." in " ".join(spoken)
+    assert not any("to go" in line for line in spoken), spoken  # no time left is told on a timer that ran out
     assert spoken[-1].startswith("Time is up. Take the ice off now.")
     assert run.state == "iceRemove"
     run.say("done")
     assert run.records("ice_off")[-1]["late"] is True
+
+
+def test_a_deadline_missed_by_a_few_minutes_is_told_exactly(run):
+    run.first_session_to_rest()
+    run.ice_on()
+    run.wait(minutes=5)
+    spoken = run.restart(after_minutes=22)
+    assert "the ice time ran out. That was 7 minutes ago." in " ".join(spoken)
 
 
 def test_pause_does_not_stop_the_ice_deadline(run):

@@ -116,7 +116,7 @@ def prepare_voice(content: Content, voice: Voice, progress: Callable[[int, int],
     from voicerelief.natural_voice import LOAD_TIMEOUT_SECONDS, NaturalVoiceUnavailable, PiperRenderer
     from voicerelief.speak import PromptRenderer, speech_cache
 
-    missing = unprepared(content, voice)
+    missing = unprepared(known_sentences(content), voice)
     progress(0, len(missing))
     if not missing:
         return 0
@@ -140,12 +140,12 @@ def known_sentences(content: Content) -> list[str]:
     return list(dict.fromkeys(sentence for text in known_ahead(content) for sentence in sentences(text)))
 
 
-def unprepared(content: Content, voice: Voice) -> list[str]:
-    """The sentences a session may say that the natural voice has not rendered into the speech cache yet."""
+def unprepared(sentences: list[str], voice: Voice) -> list[str]:
+    """Those of ``sentences`` that the natural voice has not rendered into the speech cache yet."""
     from voicerelief.natural_voice import SpeechCache
     from voicerelief.speak import speech_cache
 
-    return SpeechCache(speech_cache(), voice).missing(known_ahead(content))
+    return SpeechCache(speech_cache(), voice).missing(sentences)
 
 
 def send_alerts(runner: Runner, content: Content) -> AlertSender | None:

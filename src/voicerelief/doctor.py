@@ -65,8 +65,8 @@ def sentences_ready(settings: Config, data_dir: Path) -> str:
         voice = app.spoken_voice(store, settings)
     finally:
         store.close()
-    total = len(app.known_sentences(content))
-    missing = len(app.unprepared(content, voice))
+    known = app.known_sentences(content)
+    total, missing = len(known), len(app.unprepared(known, voice))
     if missing:
         return (f"{total - missing} of the {total} sentences a session may say are rendered "
                 "(`voicerelief voice prepare` renders the rest)")

@@ -46,11 +46,8 @@ class SessionBase:
     # Supplied by the cold-and-heat phase.
     _say_time_left: Callable[[], None]
 
-    def _span(self, minutes: int, longest: int = 59) -> str:
-        """A span of whole minutes as said: under one is "less than a minute"; over ``longest``, "more than" it (or
-        "more than an hour")."""
-        if minutes > longest and longest < 59:
-            return self.prompts.say("durations.more_than", minutes=longest)
+    def _span(self, minutes: int) -> str:
+        """A span of whole minutes as said: under one is "less than a minute", an hour or more "more than an hour"."""
         if minutes < 1:
             return self.prompts.say("durations.under_a_minute")
         if minutes == 1:
@@ -58,6 +55,12 @@ class SessionBase:
         if minutes < 60:
             return self.prompts.say("durations.minutes", minutes=minutes)
         return self.prompts.say("durations.over_an_hour")
+
+    def _ago(self, minutes: int) -> str:
+        """How long ago, as said: exact up to ten minutes, then about so many (in fives), then more than an hour."""
+        if minutes <= 10 or minutes >= 60:
+            return self._span(minutes)
+        return self.prompts.say("durations.about_minutes", minutes=min(55, 5 * round(minutes / 5)))
 
     def _wait(self, seconds: float) -> str:
         """How long until something may start, as said: "now", about so many minutes (in fives), or hours."""

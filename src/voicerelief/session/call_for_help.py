@@ -63,7 +63,7 @@ class CallForHelp(SessionBase):
         if memory.alert_id and memory.alert_sent_at:
             sent = datetime.fromisoformat(memory.alert_sent_at)
             self._say("session.alert_resumed", carers=spoken_names(self.carers),
-                      ago=self._span(int((self.now - sent).total_seconds() // 60)))
+                      ago=self._ago(int((self.now - sent).total_seconds() // 60)))
 
     def restart_countdown(self) -> None:
         """The ten seconds to say "cancel" begin when the person has heard that they can."""

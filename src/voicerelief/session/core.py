@@ -50,11 +50,11 @@ PROMPT_KEYS = frozenset({
     "urgent_again_today", "urgent_emergency", "urgent_take_off", "urgent_today", "urgent_today_no_line", "welcome",
     "welcome_back",
 })
-PROMPT_FIELDS = frozenset({"after", "ago", "answers", "before", "best", "carer", "carers", "count", "elapsed", "emergency",
+PROMPT_FIELDS = frozenset({"after", "ago", "answers", "before", "best", "carer", "carers", "count", "emergency",
                            "first", "heat", "heat_today", "ice", "ice_today", "late", "latest", "left", "minutes", "name",
                            "names", "rep", "reps", "score", "seconds", "side", "step", "symptom", "timer", "urgent",
                            "wait", "what"})
-DURATION_KEYS = frozenset({"under_a_minute", "one_minute", "minutes", "more_than", "over_an_hour", "now", "in_minutes",
+DURATION_KEYS = frozenset({"under_a_minute", "one_minute", "minutes", "about_minutes", "over_an_hour", "now", "in_minutes",
                            "in_one_hour", "in_hours"})
 
 MOST_ANSWERS_SUGGESTED = 4
@@ -102,7 +102,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
         """Everything the session may say whose words are known before it is needed, for a slow voice to
         render ahead: the red-flag questions, the fixed prompts, and the prompts filled from content (the
         routine, the red-flag questions, the carers, the timings, the answers each state suggests) or from a
-        small range (pain scores). Clock times, counts of rounds and time left are not."""
+        small range (pain scores, counts of rounds, spans of time in whole minutes or hours)."""
         filled_by_text = {"emergency", "urgent"}
         texts = [text for question in self.red_flags for text in (question.ask, question.why, question.then_say)
                  if text]
@@ -145,8 +145,6 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
         fills.update(self._foreseeable_spans_and_counts())
         for name in ("alert_open", "alert_countdown", "alert_sending", "alert_called_off", "alert_ice_overdue"):
             fills[name] = carers
-        fills["alert_resumed"] = each_value(carers=[spoken_names(self.carers)] if self.carers else [],
-                                            ago=[self._span(minutes) for minutes in range(61)])
         for name in ("alert_reached", "alert_acknowledged", "alert_expired"):
             fills[name] = [{"carer": carer} for carer in self.carers]
         return fills
@@ -156,6 +154,7 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
         Each of these prompts holds one fill per sentence, so every value of each fill is enough."""
         timings = self.timings
         spans = [self._span(minutes) for minutes in range(61)]  # up to "more than an hour"
+        agos = list(dict.fromkeys(self._ago(minutes) for minutes in range(61)))
         ice_left = spans[:timings.ice_on_minutes + 1]
         off_left = spans[:timings.ice_off_minutes + 1]
         heat_left = spans[:timings.heat_minutes + 1]
@@ -167,12 +166,8 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
             "time_left_ice_off": each_value(left=off_left),
             "time_left_heat": each_value(left=heat_left),
             "ended_with_ice": each_value(left=ice_left),
-            "restored_ice": each_value(elapsed=[*ice_left, self._span(timings.ice_on_minutes + 1,
-                                                                      timings.ice_on_minutes)], left=ice_left),
-            "restored_ice_off": each_value(elapsed=off_left, left=off_left),
-            "restored_heat": each_value(elapsed=[*heat_left, self._span(timings.heat_minutes + 1, timings.heat_minutes)],
-                                        left=heat_left),
-            "late_deadline": each_value(timer=["ice", "ice break", "heat"], late=spans[1:]),
+            "alert_resumed": each_value(carers=[spoken_names(self.carers)] if self.carers else [], ago=agos),
+            "late_deadline": each_value(timer=["ice", "ice break", "heat"], late=agos[1:]),
             "ice_remove_again": each_value(minutes=range(timings.ice_on_minutes, timings.ice_on_minutes + 11)),
             "next_ice": each_value(wait=waits),
             "next_heat": each_value(wait=waits),
@@ -392,15 +387,17 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
         late_minutes = int((self.now - fired.due).total_seconds() // 60)
         if late_minutes >= 1 and fired.name in ("ice_due", "ice_back", "heat_due"):
             timer = {"ice_due": "ice", "ice_back": "ice break", "heat_due": "heat"}[fired.name]
-            self._say("session.late_deadline", timer=timer, late=self._span(late_minutes))
+            self._say("session.late_deadline", timer=timer, late=self._ago(late_minutes))
         name = fired.name
+        # A warning that comes due while the machine was off is stale: the welcome back has said where the ice stands.
+        on_time = late_minutes < 1
         if name in TIMERS_OF_ALERTS:
             self.on_alert_timer(name)
         elif name == "silence":
             self._on_silence()
-        elif name == "ice_halfway" and self.state == "iceOn":
+        elif name == "ice_halfway" and self.state == "iceOn" and on_time:
             self._say("session.ice_halfway", minutes=self._ice_minutes_left() or 0)
-        elif name == "ice_one_minute" and self.state == "iceOn":
+        elif name == "ice_one_minute" and self.state == "iceOn" and on_time:
             self._say("session.ice_one_minute", urgency=1)
         elif name == "ice_remind" and self.state == "iceRemove":
             memory.ice_reminders += 1
@@ -467,22 +464,17 @@ class Session(Screening, ColdAndHeat, Stretches, Progress, CallForHelp):
             self._say("session.session_end")
 
     def _welcome_back(self) -> None:
+        """Welcome back, and where the running timer stands; a timer that ran out while away is told by its deadline."""
         memory = self.memory
         self._say("session.welcome_back")
-        if self.state == "iceOn" and memory.ice_due:
-            elapsed = minutes_between(memory.ice_on_since, self.now)
-            left = max(0, -minutes_between(memory.ice_due, self.now))
-            self._say("session.restored_ice", elapsed=self._span(elapsed, self.timings.ice_on_minutes),
-                      left=self._span(left))
-        elif self.state == "iceOff" and memory.ice_back_at:
-            left = max(0, -minutes_between(memory.ice_back_at, self.now))
-            self._say("session.restored_ice_off", elapsed=self._span(self.timings.ice_off_minutes - left),
-                      left=self._span(left))
-        elif self.state == "heatOn" and memory.heat_due:
-            left = max(0, -minutes_between(memory.heat_due, self.now))
-            self._say("session.restored_heat",
-                      elapsed=self._span(minutes_between(memory.heat_since, self.now), self.timings.heat_minutes),
-                      left=self._span(left))
+        restored = {"iceOn": (memory.ice_due, "session.restored_ice"),
+                    "iceOff": (memory.ice_back_at, "session.restored_ice_off"),
+                    "heatOn": (memory.heat_due, "session.restored_heat")}
+        deadline, key = restored.get(self.state, ("", ""))
+        if deadline:
+            if time_of(deadline) > self.now:
+                self._say(key)
+                self._say_time_left()
         elif memory.last_prompt and self.state != "idle":
             self._repeat_last_prompt()
         else:
