@@ -11,9 +11,17 @@ For each voice:
 
 Then the natural voice as a person meets it, with a carer set up: `voicerelief voice prepare` from an empty cache
 (its wall time here, the speech it rendered, and from that speech the time it takes on one core of a Pi, by the
-instructions per second of speech that ``bench/voice_instructions.py`` counted), then the whole demo (every state,
-both help lists, the progress summary) spoken through the virtual speaker: the share of its sentences served from
-the cache, and the demo process's peak RSS.
+instructions per second of speech that ``bench/voice_instructions.py`` counted, and on the Pi's four cores by the
+parallel share that bench measured, Amdahl's law, the worst case taking no gain past two threads), then the whole
+demo (every state, both help lists, the progress summary) spoken through the virtual speaker: the share of its
+sentences served from the cache, and the demo process's peak RSS. The first sound of a cached sentence on a Pi 4 is
+projected as the p95 measured here plus the instructions of serving it (counted by the same bench) at the Pi's
+rate: the CPU time it took here is counted twice, so the projection errs long.
+
+Last, memory over two hours of speech: one process holding the natural voice renders every sentence a session may
+say, live, then serves each from the cache as the speaker does before playing it, and empties the cache, round after
+round until it has made SOAK_HOURS of speech (as fast as it goes: a voice holds no timers, so its memory follows the
+speech it makes, not the clock); its RSS after each round.
 
 Run: .venv/bin/python bench/voice.py [--trials 10]; with 10 trials it writes bench/results/voice.json.
 """
@@ -45,6 +53,7 @@ from voicerelief.natural_voice import PiperRenderer  # noqa: E402
 from voicerelief.speak import NATURAL, PromptRenderer, Speaker, Voice, read_rendered  # noqa: E402
 
 VOICES = ("espeak", NATURAL)
+SOAK_HOURS = 2.0
 CACHED = "Ice or heat? Both can ease the pain. Say ice, or heat."
 NUMBERS = ("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen")
 
@@ -137,19 +146,62 @@ def whole_session(rig: AudioRig, work: Path) -> dict[str, float]:
             "session_sentences_stand_in": stand_in, "peak_rss_mb": peak}
 
 
-def prepare_on_a_pi(speech_seconds: float) -> tuple[float, float, float, str] | None:
-    """Minutes `voice prepare` takes on one core of a Raspberry Pi 4 (middle, best, worst), from the instructions
-    per second of speech counted by bench/voice_instructions.py, and that result's commit; None without it."""
+def speech_soak(cache: Path, hours: float) -> dict[str, object]:
+    """In this process: every known sentence rendered live, then served from the cache, then the cache emptied, round
+    after round until ``hours`` of speech were made; the RSS in MB after each round and the speech made."""
+    from voicerelief.app import known_sentences, load_content
+
+    said = known_sentences(load_content())
+    renderer = PiperRenderer(cache, Voice(voice_id=NATURAL), PromptRenderer(cache, Voice()))
+    problem = renderer.wait_until_loaded(300)
+    if problem:
+        raise SystemExit(f"The natural voice did not load: {problem}")
+    made, rss = 0.0, []
+    while made < hours * 3600:
+        rendered = [renderer.render_sentence(sentence) for sentence in said]
+        made += sum(soundfile.info(str(path)).duration for path in rendered)
+        for sentence in said:
+            read_rendered(next(iter(renderer.speech(sentence))), 1.0)
+        for path in rendered:
+            path.unlink()
+        rss.append(psutil.Process().memory_info().rss / 2**20)
+    renderer.close()
+    return {"speech_hours": made / 3600, "sentences_per_round": len(said), "rss_mb_by_round": rss}
+
+
+def soaked(work: Path) -> dict[str, object]:
+    """The speech soak, in a process of its own."""
+    child = subprocess.run([sys.executable, __file__, "--soak", str(work / "soak-cache")], check=True,
+                           capture_output=True, text=True)
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def pi_seconds(instructions: float) -> tuple[float, float, float]:
+    """Seconds on one core of a Raspberry Pi 4 for this many x86-64 instructions: middle, best, worst."""
+    board, core, ghz, (low_ipc, mid_ipc, high_ipc) = PI_CPUS[0]
+    low_ratio, mid_ratio, high_ratio = ARM_PER_X86_INSTRUCTIONS
+    return (instructions * mid_ratio / (ghz * 1e9 * mid_ipc), instructions * low_ratio / (ghz * 1e9 * high_ipc),
+            instructions * high_ratio / (ghz * 1e9 * low_ipc))
+
+
+def counted_voice() -> dict | None:
+    """What bench/voice_instructions.py counted for the natural voice, with that result's commit; None without it."""
     counted = RESULTS / "voice_instructions.json"
     if not counted.is_file():
         return None
     result = json.loads(counted.read_text())
     [natural] = [voice for voice in result["figures"]["voices"] if voice["voice"].startswith("natural")]
-    per_second = natural["instructions_per_speech_second"] * speech_seconds
-    board, core, ghz, (low_ipc, mid_ipc, high_ipc) = PI_CPUS[0]
-    low_ratio, mid_ratio, high_ratio = ARM_PER_X86_INSTRUCTIONS
-    return (per_second * mid_ratio / (ghz * 1e9 * mid_ipc) / 60, per_second * low_ratio / (ghz * 1e9 * high_ipc) / 60,
-            per_second * high_ratio / (ghz * 1e9 * low_ipc) / 60, result["commit"])
+    return {**result["figures"], "natural": natural, "commit": result["commit"]}
+
+
+def prepare_on_a_pi(counted: dict, speech_seconds: float) -> dict[str, tuple[float, float, float]]:
+    """Minutes `voice prepare` takes on a Raspberry Pi 4 (middle, best, worst): on one core, and on its four cores by
+    the parallel share measured (the worst case taking no gain past two threads)."""
+    one_core = tuple(seconds / 60 for seconds in
+                     pi_seconds(counted["natural"]["instructions_per_speech_second"] * speech_seconds))
+    share = counted["natural_parallel_share"]
+    four, two = (1 - share) + share / 4, (1 - share) + share / 2
+    return {"one_core": one_core, "four_cores": (one_core[0] * four, one_core[1] * four, one_core[2] * two)}
 
 
 def sampled_peak_rss(process: subprocess.Popen) -> float:
@@ -172,7 +224,11 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--soak", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.soak:
+        print(json.dumps(speech_soak(args.soak, SOAK_HOURS)))
+        return
     isolate_from_the_user()
     results: dict[str, dict[str, str]] = {name: {} for name in VOICES}
     cases_p95: dict[str, dict[str, float]] = {}
@@ -207,16 +263,24 @@ def main() -> None:
             for name in VOICES:
                 results[name]["peak RSS of `run --text` speaking"] = f"{peak_rss_mb(rig, work, name):.0f} MB"
             session = whole_session(rig, work)
+            soak = soaked(work)
         finally:
             rig.stop()
-    pi = prepare_on_a_pi(session["prepared_speech_seconds"])
+    counted = counted_voice()
+    if counted is not None:
+        prepare_pi = prepare_on_a_pi(counted, session["prepared_speech_seconds"])
+        here = cases_p95[NATURAL]["cached prompt"]
+        first_sound_pi = tuple(here + seconds for seconds in pi_seconds(counted["natural_cached_serve_instructions"]))
     with published("voice", {"trials": args.trials}, save=args.trials == 10) as figures:
         figures.update(results)
         figures.update(session)
+        figures["speech_soak"] = soak
         figures["first_sound_cached_p95_s"] = cases_p95[NATURAL]["cached prompt"]
         figures["first_sound_live_p95_s"] = cases_p95[NATURAL]["new one-sentence prompt"]
-        if pi is not None:
-            figures["prepare_pi4_one_core_minutes"] = pi[0]
+        if counted is not None:
+            figures["prepare_pi4_one_core_minutes"] = prepare_pi["one_core"][0]
+            figures["prepare_pi4_minutes"] = prepare_pi["four_cores"][0]
+            figures["first_sound_cached_pi4_p95_s"] = first_sound_pi[0]
         print(f"The two voices on this machine, {args.trials} trials of each, same run; first sound read on the "
               "virtual speaker's monitor.\n")
         print("| measure | espeak-ng (default, baseline) | natural (Piper, en_US-joe-medium) |")
@@ -230,17 +294,27 @@ def main() -> None:
         print(f"| `voice prepare`: sentences rendered | {session['prepared_sentences']} "
               f"({session['prepared_speech_seconds'] / 60:.1f} min of speech) |")
         print(f"| `voice prepare`: wall time here | {session['prepare_seconds'] / 60:.1f} min |")
-        if pi is not None:
-            print(f"| `voice prepare`: projected on one core of a Raspberry Pi 4 (instructions from {pi[3]}) | "
-                  f"{pi[0]:.0f} min ({pi[1]:.0f} to {pi[2]:.0f}) |")
+        if counted is not None:
+            for cores, label in (("one_core", "one core"), ("four_cores", "its four cores")):
+                middle, best, worst = prepare_pi[cores]
+                print(f"| `voice prepare`: projected on {label} of a Raspberry Pi 4 (counts from {counted['commit']}) "
+                      f"| {middle:.0f} min ({best:.0f} to {worst:.0f}) |")
         print(f"| sentences of the demo served from the cache | {session['served_from_cache_share']:.1%} "
               f"({session['session_sentences'] - session['session_sentences_live'] - session['session_sentences_stand_in']}"
               f" of {session['session_sentences']}; {session['session_sentences_live']} rendered live, "
               f"{session['session_sentences_stand_in']} by espeak-ng) |")
         print(f"| decision to first sound, cached prompt: p95 | {cases_p95[NATURAL]['cached prompt']:.2f} s |")
+        if counted is not None:
+            middle, best, worst = first_sound_pi
+            print(f"| decision to first sound, cached prompt: p95 projected on a Raspberry Pi 4 | {middle:.2f} s "
+                  f"({best:.2f} to {worst:.2f}) |")
         print(f"| decision to first sound, new one-sentence prompt: p95 | "
               f"{cases_p95[NATURAL]['new one-sentence prompt']:.2f} s |")
         print(f"| peak RSS of the whole demo session | {session['peak_rss_mb']:.0f} MB |")
+        rounds = soak["rss_mb_by_round"]
+        print(f"| RSS over {soak['speech_hours']:.1f} hours of speech rendered live and served, {len(rounds)} rounds of "
+              f"{soak['sentences_per_round']} sentences: after the first round, after the last, largest | "
+              f"{rounds[0]:.0f} MB, {rounds[-1]:.0f} MB, {max(rounds):.0f} MB |")
 
 if __name__ == "__main__":
     main()
