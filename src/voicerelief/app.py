@@ -405,7 +405,13 @@ def run_demo(content: Content, store: Store, model_dir: Path, speed: float, spea
         return f"[{elapsed // 3600:02d}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d}] "
 
     out = VoiceOut(speak_aloud, stamp=stamp, defaults=config, record_to=record_to)
-    runner = open_runner(content, store, clock, out.say, out.adjust)
+
+    def say_on_a_held_clock(effect: Say) -> None:
+        # At demo speed, a line played aloud would otherwise let the story's minutes run out while it plays.
+        with clock.held():
+            out.say(effect)
+
+    runner = open_runner(content, store, clock, say_on_a_held_clock, out.adjust)
     out.prepare(known_ahead(content, runner.session))
     print(f"Demo at {speed:g} times real speed. The person's lines are spoken by espeak-ng "
           "and recognized by the speech model.\n", flush=True)
