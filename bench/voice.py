@@ -92,6 +92,9 @@ def real_time_factor(renderer, name: str, trials: int) -> float:
 
 
 def first_sound_seconds(rig: AudioRig, speaker: Speaker, text: str) -> float:
+    # The speaker returns before the sound server has played the last of the previous prompt: without this wait, that
+    # tail on the monitor would pass for this prompt's first sound.
+    rig.wait_quiet(since=time.monotonic(), quiet_for=0.5)
     decided = time.monotonic()
     speaker.say(text)
     first = rig.first_sound_after(decided)
