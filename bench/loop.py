@@ -141,14 +141,14 @@ def answer_latency(rig: AudioRig, app: RunningApp, line: str, answer: str, misse
     raise TimeoutError(f"no answer to {line!r}")
 
 
-def to_pain_confirmation(rig: AudioRig, app: RunningApp, misses: Misses) -> None:
+def to_pain_confirmation(rig: AudioRig, app: RunningApp, misses: Misses, first_answer: str) -> None:
     """From the ready line to "I heard 1. Is that right?" by the shortest spoken path.
 
-    One is always read back, however sure the recognizer is, in both versions."""
+    One is always read back, however sure the recognizer is, in both versions. ``first_answer``: a part of the first
+    line the version answers "hey relief start" with (the current one says its disclaimer first, and the natural
+    voice reaches the safety questions after more than ANSWER_SECONDS)."""
     app.wait_for("Say hey relief to begin")
-    # The first line of the answer, in both versions: the natural voice takes more than ANSWER_SECONDS to reach the
-    # safety questions after the welcome and the disclaimer.
-    misses.say_until(rig, app, "hey relief start", "back relief assistant")
+    misses.say_until(rig, app, "hey relief start", first_answer)
     # "No" to every safety question, however many the version asks, until it asks when the spasm began.
     while not any("When did the spasm begin" in line for line in app.said()):
         app.wait_until_done_talking(rig)
@@ -223,7 +223,7 @@ def measure_version(rig: AudioRig, work: Path, name: str, source: Path | None, c
     app = RunningApp(rig, work / f"data-{name}", source=source)
     misses = Misses()
     try:
-        to_pain_confirmation(rig, app, misses)
+        to_pain_confirmation(rig, app, misses, "safety questions" if source else "not a doctor")
         measured = latencies(rig, app, commands, misses)
         sweep = reply_sweep(rig, app, trials, misses)
         rss = peak_rss_mb(app.process.pid)
