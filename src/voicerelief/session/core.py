@@ -13,7 +13,7 @@ from voicerelief.prompts import Prompts, placeholders
 from voicerelief.protocol import Timings
 from voicerelief.red_flags import RedFlagQuestion
 from voicerelief.routine import Stretch
-from voicerelief.session.base import each_value, minutes_between, time_of
+from voicerelief.session.base import each_value, time_of
 from voicerelief.session.call_for_help import TIMERS_OF_ALERTS, CallForHelp
 from voicerelief.session.cold_and_heat import TIMERS_OF_HEAT, ColdAndHeat
 from voicerelief.session.events import (AdjustVoice, AlertReport, Effect, Event, Expect, NotUnderstood, Quit, Said,
