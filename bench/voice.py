@@ -21,7 +21,9 @@ rate: the CPU time it took here is counted twice, so the projection errs long.
 Last, memory over two hours of speech: one process holding the natural voice renders every sentence a session may
 say, live, then serves each from the cache as the speaker does before playing it, and empties the cache, round after
 round until it has made SOAK_HOURS of speech (as fast as it goes: a voice holds no timers, so its memory follows the
-speech it makes, not the clock); its RSS after each round.
+speech it makes, not the clock); its RSS after each round, its peak sampled every 20 ms from outside, and its RSS
+once the voice has been idle long enough to let go of its engine. Twice, in the same run: with one engine kept for
+the whole soak (the baseline, as before the engine was released) and as the app does it.
 
 Run: .venv/bin/python bench/voice.py [--trials 10]; with 10 trials it writes bench/results/voice.json.
 """
@@ -49,7 +51,8 @@ from instructions import ARM_PER_X86_INSTRUCTIONS, PI_CPUS  # noqa: E402
 from stamp import RESULTS, published  # noqa: E402
 
 from voicerelief.carers import add_carer, carers_path  # noqa: E402
-from voicerelief.natural_voice import PiperRenderer  # noqa: E402
+from voicerelief.natural_voice import (  # noqa: E402
+    RELEASE_AFTER_SENTENCES, RELEASE_WHEN_IDLE_SECONDS, PiperRenderer)
 from voicerelief.speak import NATURAL, PromptRenderer, Speaker, Voice, read_rendered  # noqa: E402
 
 VOICES = ("espeak", NATURAL)
@@ -149,11 +152,15 @@ def whole_session(rig: AudioRig, work: Path) -> dict[str, float]:
             "session_sentences_stand_in": stand_in, "peak_rss_mb": peak}
 
 
-def speech_soak(cache: Path, hours: float) -> dict[str, object]:
+def speech_soak(cache: Path, hours: float, keep_engine: bool) -> dict[str, object]:
     """In this process: every known sentence rendered live, then served from the cache, then the cache emptied, round
-    after round until ``hours`` of speech were made; the RSS in MB after each round and the speech made."""
+    after round until ``hours`` of speech were made; the RSS in MB after each round and once the voice was idle, and
+    the speech made. With ``keep_engine``, one engine renders everything, as before the voice let go of it."""
+    from voicerelief import natural_voice
     from voicerelief.app import known_sentences, load_content
 
+    if keep_engine:
+        natural_voice.RELEASE_AFTER_SENTENCES, natural_voice.RELEASE_WHEN_IDLE_SECONDS = float("inf"), None
     said = known_sentences(load_content())
     renderer = PiperRenderer(cache, Voice(voice_id=NATURAL), PromptRenderer(cache, Voice()))
     problem = renderer.wait_until_loaded(300)
@@ -168,15 +175,24 @@ def speech_soak(cache: Path, hours: float) -> dict[str, object]:
         for path in rendered:
             path.unlink()
         rss.append(psutil.Process().memory_info().rss / 2**20)
+    if not keep_engine:
+        time.sleep(natural_voice.RELEASE_WHEN_IDLE_SECONDS + 5)
+    idle = psutil.Process().memory_info().rss / 2**20
     renderer.close()
-    return {"speech_hours": made / 3600, "sentences_per_round": len(said), "rss_mb_by_round": rss}
+    return {"speech_hours": made / 3600, "sentences_per_round": len(said), "rss_mb_by_round": rss,
+            "rss_mb_idle": idle}
 
 
-def soaked(work: Path) -> dict[str, object]:
-    """The speech soak, in a process of its own."""
-    child = subprocess.run([sys.executable, __file__, "--soak", str(work / "soak-cache")], check=True,
-                           capture_output=True, text=True)
-    return json.loads(child.stdout.strip().splitlines()[-1])
+def soaked(work: Path, keep_engine: bool) -> dict[str, object]:
+    """The speech soak in a process of its own, with its peak RSS."""
+    command = [sys.executable, __file__, "--soak", str(work / f"soak-cache-{keep_engine}")]
+    with tempfile.TemporaryFile("w+") as out:
+        child = subprocess.Popen(command + ["--keep-engine"] * keep_engine, stdout=out, text=True)
+        peak = sampled_peak_rss(child)
+        if child.wait() != 0:
+            raise SystemExit(f"the speech soak failed (exit {child.returncode})")
+        out.seek(0)
+        return {**json.loads(out.read().strip().splitlines()[-1]), "peak_rss_mb": peak}
 
 
 def pi_seconds(instructions: float) -> tuple[float, float, float]:
@@ -228,9 +244,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--soak", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--keep-engine", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.soak:
-        print(json.dumps(speech_soak(args.soak, SOAK_HOURS)))
+        print(json.dumps(speech_soak(args.soak, SOAK_HOURS, args.keep_engine)))
         return
     isolate_from_the_user()
     results: dict[str, dict[str, str]] = {name: {} for name in VOICES}
@@ -266,7 +283,8 @@ def main() -> None:
             for name in VOICES:
                 results[name]["peak RSS of `run --text` speaking"] = f"{peak_rss_mb(rig, work, name):.0f} MB"
             session = whole_session(rig, work)
-            soak = soaked(work)
+            soak = {"one engine kept (baseline)": soaked(work, keep_engine=True),
+                    "engine let go, as the app does": soaked(work, keep_engine=False)}
         finally:
             rig.stop()
     counted = counted_voice()
@@ -314,10 +332,16 @@ def main() -> None:
         print(f"| decision to first sound, new one-sentence prompt: p95 | "
               f"{cases_p95[NATURAL]['new one-sentence prompt']:.2f} s |")
         print(f"| peak RSS of the whole demo session | {session['peak_rss_mb']:.0f} MB |")
-        rounds = soak["rss_mb_by_round"]
-        print(f"| RSS over {soak['speech_hours']:.1f} hours of speech rendered live and served, {len(rounds)} rounds of "
-              f"{soak['sentences_per_round']} sentences: after the first round, after the last, largest | "
-              f"{rounds[0]:.0f} MB, {rounds[-1]:.0f} MB, {max(rounds):.0f} MB |")
+        kept = soak["one engine kept (baseline)"]
+        print(f"\nMemory over {kept['speech_hours']:.1f} hours of speech rendered live and served, in rounds of "
+              f"{kept['sentences_per_round']} sentences; both in the same run. The app lets go of the engine after "
+              f"{RELEASE_AFTER_SENTENCES} sentences and after {RELEASE_WHEN_IDLE_SECONDS:g} s with nothing to "
+              "render.\n")
+        print("| natural voice | RSS after each round | peak | once idle |")
+        print("| --- | --- | ---: | ---: |")
+        for label, run in soak.items():
+            rounds = ", ".join(f"{rss:.0f}" for rss in run["rss_mb_by_round"])
+            print(f"| {label} | {rounds} MB | {run['peak_rss_mb']:.0f} MB | {run['rss_mb_idle']:.0f} MB |")
 
 if __name__ == "__main__":
     main()

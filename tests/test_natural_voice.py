@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ import pytest
 
 from audio_rig import AUDIBLE_RMS, CHUNK_SECONDS, RunningApp
 from test_audio_loop import check_it_does_not_react_to_its_own_voice
+from voicerelief import natural_voice as natural_voice_module
 from voicerelief.app import load_content
 from voicerelief.natural_voice import NaturalVoiceUnavailable, PiperRenderer, SpeechTally, natural_voice, sentences
 from voicerelief.prompts import load_prompts
@@ -141,6 +144,51 @@ def test_a_sentence_rendered_once_is_spoken_from_the_cache_even_before_the_voice
     assert still_loading, "the voice had loaded before it was asked to speak"
     assert [part.parent for part in parts] == [tmp_path / "natural"] * 2, "espeak-ng stood in"
     assert again.tally == SpeechTally(cached=2)
+
+
+def resident_mb() -> float:
+    """This process's resident memory now, from Linux's account of it."""
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class LogRecords(logging.Handler):
+    """The natural voice's log messages, and an event set when one starts with ``awaited``."""
+
+    def __init__(self, awaited: str) -> None:
+        super().__init__(logging.DEBUG)
+        self.awaited = awaited
+        self.messages: list[str] = []
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+        if record.getMessage().startswith(self.awaited):
+            self.seen.set()
+
+
+def test_an_idle_voice_lets_go_of_its_engine_and_takes_it_up_again_for_a_new_sentence(tmp_path, monkeypatch):
+    monkeypatch.setattr(natural_voice_module, "RELEASE_WHEN_IDLE_SECONDS", 1.0)
+    records = LogRecords("natural voice released")
+    logger = logging.getLogger(natural_voice_module.__name__)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(records)
+    renderer = natural(tmp_path)
+    try:
+        assert renderer.wait_until_loaded(LOAD_SECONDS) is None
+        loaded = resident_mb()
+        assert records.seen.wait(LOAD_SECONDS), "the idle voice kept its engine"
+        released = resident_mb()
+        parts = list(renderer.speech("A sentence nobody has asked for yet."))
+    finally:
+        renderer.close()
+        logger.removeHandler(records)
+        logger.setLevel(level)
+    assert loaded - released > 40, f"{loaded:.0f} MB with the engine, {released:.0f} MB after letting go of it"
+    after_release = records.messages[records.messages.index("natural voice released"):]
+    assert any(message.startswith("natural voice loaded") for message in after_release)
+    assert [part.parent for part in parts] == [tmp_path / "natural"], "espeak-ng stood in"
+    assert renderer.tally == SpeechTally(live=1)
 
 
 def test_a_changed_prompt_or_rate_renders_only_what_changed(tmp_path):

@@ -6,10 +6,17 @@ that outlives the process, keyed by the sentence, the voice file's pinned hash a
 a sentence rendered once (by ``voicerelief voice prepare``, or ahead during a run) is spoken
 from the cache at once, even before the model has loaded. Only a sentence not in the cache
 waits for Piper, and until Piper is loaded espeak-ng (the stand-in) says it.
+
+Piper's engine keeps the largest working memory any sentence needed, and that memory fragments as sentence lengths
+vary, so a process that renders for hours would hold more and more of it. The worker lets go of the engine when it
+has nothing to render and after a fixed number of sentences, and hands the freed memory back to the system; it loads
+the engine again when a sentence is missing, and a person waits for that only on the rare sentence not prepared.
 """
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import hashlib
 import importlib
 import itertools
@@ -44,6 +51,10 @@ NATURAL_WORDS_PER_MINUTE = 150
 # ahead; a marker, after those asked ahead before it; and to stop.
 SENTENCE, PROMPT, AHEAD, MARKER, STOP = "sentence", "prompt", "ahead", "marker", "stop"
 PRIORITY = {STOP: -1, SENTENCE: 0, PROMPT: 0, AHEAD: 1, MARKER: 1}
+# When the worker lets go of Piper: after this long with nothing to render, and after this many sentences rendered
+# (bounding what one engine's memory can grow to; reloading costs about half a second here, a few on a Pi 4).
+RELEASE_WHEN_IDLE_SECONDS = 20.0
+RELEASE_AFTER_SENTENCES = 150
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 
 
@@ -232,29 +243,25 @@ class PiperRenderer:
         return done
 
     def _work(self) -> None:
-        piper = None
-        try:
-            voice = natural_voice(self._folder)
-            from piper import PiperVoice
-
-            began = time.monotonic()
-            piper = PiperVoice.load(voice.model, config_path=voice.config)
-            self._voice = voice
-            self._loaded.set()
-            log.info("natural voice loaded in %.1f s", time.monotonic() - began)
-        except Exception as error:  # whatever stops the natural voice, espeak-ng goes on speaking
-            self.problem = str(error) if isinstance(error, VoiceReliefError) else f"{type(error).__name__}: {error}"
-            log.warning("The natural voice cannot be used, so espeak-ng speaks: %s", self.problem)
-        finally:
-            self._settled.set()
+        piper = self._load()
+        self._settled.set()
+        rendered = 0
         while True:
-            _, _, kind, text, done = self._jobs.get()
+            try:
+                _, _, kind, text, done = self._jobs.get(
+                    timeout=RELEASE_WHEN_IDLE_SECONDS if piper is not None else None)
+            except queue.Empty:
+                piper, rendered = None, 0
+                _return_freed_memory()
+                continue
             if kind == STOP:
                 done.set_result(None)
                 return
             if kind == MARKER:
                 done.set_result(None)
                 continue
+            if piper is None and self._loaded.is_set():
+                piper = self._load()
             if piper is None:
                 done.set_exception(NaturalVoiceUnavailable(self.problem or "not loaded"))
                 continue
@@ -266,6 +273,27 @@ class PiperRenderer:
                     done.set_result(self.cache.sentence(text))
             except Exception as error:  # handed to the one waiting for this text
                 done.set_exception(error)
+            rendered += 1
+            if rendered >= RELEASE_AFTER_SENTENCES:
+                piper, rendered = None, 0
+                _return_freed_memory()
+
+    def _load(self):
+        """Piper loaded, or None with ``problem`` saying why (then espeak-ng goes on speaking)."""
+        try:
+            voice = natural_voice(self._folder)
+            from piper import PiperVoice
+
+            began = time.monotonic()
+            piper = PiperVoice.load(voice.model, config_path=voice.config)
+        except Exception as error:  # whatever stops the natural voice, espeak-ng goes on speaking
+            self.problem = str(error) if isinstance(error, VoiceReliefError) else f"{type(error).__name__}: {error}"
+            log.warning("The natural voice cannot be used, so espeak-ng speaks: %s", self.problem)
+            return None
+        self._voice = voice
+        self._loaded.set()
+        log.info("natural voice loaded in %.1f s", time.monotonic() - began)
+        return piper
 
     def _render_whole(self, piper, text: str) -> Path:
         target = self.cache.prompt(text)
@@ -289,6 +317,17 @@ class PiperRenderer:
         audio = _at_level(trim_silence(audio.astype(np.float32), rate), self._voice.level_dbfs)
         _write_atomically(path, audio, rate)
         return audio
+
+
+def _return_freed_memory() -> None:
+    """Collect the engine the caller dropped and hand the freed memory back to the system (glibc only: elsewhere it
+    stays with the process for its next use)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    log.debug("natural voice released")
 
 
 def _at_level(audio: np.ndarray, level_dbfs: float) -> np.ndarray:
