@@ -191,6 +191,35 @@ def test_an_idle_voice_lets_go_of_its_engine_and_takes_it_up_again_for_a_new_sen
     assert renderer.tally == SpeechTally(live=1)
 
 
+def test_when_the_engine_cannot_be_taken_up_again_espeak_says_what_follows(tmp_path, monkeypatch):
+    monkeypatch.setattr(natural_voice_module, "RELEASE_WHEN_IDLE_SECONDS", 1.0)
+    real = natural_voice()
+    voice = tmp_path / "voice"
+    voice.mkdir()
+    for path in (real.model, real.config):
+        shutil.copy(path, voice / path.name)
+    records = LogRecords("natural voice released")
+    logger = logging.getLogger(natural_voice_module.__name__)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(records)
+    renderer = natural(tmp_path / "cache", folder=voice)
+    try:
+        assert renderer.wait_until_loaded(LOAD_SECONDS) is None
+        assert records.seen.wait(LOAD_SECONDS), "the idle voice kept its engine"
+        (voice / real.model.name).write_bytes(b"not a voice")
+        first = list(renderer.speech("A sentence nobody has asked for yet. And another one."))
+        then = list(renderer.speech("Ice or heat? Say ice, or heat."))
+    finally:
+        renderer.close()
+        logger.removeHandler(records)
+        logger.setLevel(level)
+    assert [part.parent for part in first] == [tmp_path / "cache"], "espeak-ng did not say the prompt"
+    assert [part.parent for part in then] == [tmp_path / "cache"]
+    assert "SHA-256" in renderer.problem
+    assert sum("cannot be used" in message for message in records.messages) == 1, "tried again for every prompt"
+
+
 def test_a_changed_prompt_or_rate_renders_only_what_changed(tmp_path):
     voice = Voice(voice_id=NATURAL)
     renderer = natural(tmp_path, voice)

@@ -10,7 +10,8 @@ waits for Piper, and until Piper is loaded espeak-ng (the stand-in) says it.
 Piper's engine keeps the largest working memory any sentence needed, and that memory fragments as sentence lengths
 vary, so a process that renders for hours would hold more and more of it. The worker lets go of the engine when it
 has nothing to render and after a fixed number of sentences, and hands the freed memory back to the system; it loads
-the engine again when a sentence is missing, and a person waits for that only on the rare sentence not prepared.
+the engine again when a sentence is missing, and a person waits for that only on the rare sentence not prepared; if
+it cannot be loaded again, espeak-ng says what follows.
 """
 
 from __future__ import annotations
@@ -185,7 +186,10 @@ class PiperRenderer:
             return whole
         if not self._loaded.is_set():
             return self.stand_in.render(text)
-        return self._submit(PROMPT, text).result()
+        try:
+            return self._submit(PROMPT, text).result()
+        except NaturalVoiceUnavailable:  # the engine could not be loaded again
+            return self.stand_in.render(text)
 
     def speech(self, text: str) -> Iterator[Path]:
         """The WAVs of ``text``'s sentences in order, each ready as soon as it is rendered: the first can
@@ -213,8 +217,12 @@ class PiperRenderer:
                 self.tally.live += 1
                 log.debug("rendering live: %r", sentence)
                 parts.append(self._submit(SENTENCE, sentence))
-        for part in parts:
-            yield part if isinstance(part, Path) else part.result()
+        for index, part in enumerate(parts):
+            try:
+                yield part if isinstance(part, Path) else part.result()
+            except NaturalVoiceUnavailable:  # the engine could not be loaded again: espeak-ng says the rest
+                yield self.stand_in.render(" ".join(said[index:]))
+                return
 
     def render_sentence(self, sentence: str) -> Path:
         """Render one sentence into the cache now (after whatever a person is waiting for)."""
@@ -289,6 +297,7 @@ class PiperRenderer:
         except Exception as error:  # whatever stops the natural voice, espeak-ng goes on speaking
             self.problem = str(error) if isinstance(error, VoiceReliefError) else f"{type(error).__name__}: {error}"
             log.warning("The natural voice cannot be used, so espeak-ng speaks: %s", self.problem)
+            self._loaded.clear()
             return None
         self._voice = voice
         self._loaded.set()
