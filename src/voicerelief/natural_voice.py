@@ -53,7 +53,7 @@ NATURAL_WORDS_PER_MINUTE = 150
 SENTENCE, PROMPT, AHEAD, MARKER, STOP = "sentence", "prompt", "ahead", "marker", "stop"
 PRIORITY = {STOP: -1, SENTENCE: 0, PROMPT: 0, AHEAD: 1, MARKER: 1}
 # When the worker lets go of Piper: after this long with nothing to render, and after this many sentences rendered
-# (bounding what one engine's memory can grow to; reloading costs about half a second here, a few on a Pi 4).
+# (bounding what one engine's memory can grow to, at the cost of loading it again).
 RELEASE_WHEN_IDLE_SECONDS = 20.0
 RELEASE_AFTER_SENTENCES = 150
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
