@@ -31,7 +31,7 @@ from voicerelief.store import Store
 if TYPE_CHECKING:  # vosk, Apprise and the voices load only for the front ends that use them
     from voicerelief.alert_delivery import AlertSender
     from voicerelief.recognizer import Heard
-    from voicerelief.speak import Voice
+    from voicerelief.speak import SoundEnds, Voice
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,9 @@ DEVICE_PROMPTS = ("ready", "wake", "microphone_lost", "microphone_back", "stoppe
                   "microphone_missing")
 # sysexits' EX_CONFIG: a person must fix the set-up, so the service manager should not restart us.
 EXIT_NEEDS_SETUP = 78
-# The assistant's own voice still reaches the microphone for a moment after playback ends
-# (the sound server's buffers, the room's echo); people answer about 0.2 s after a question.
-ECHO_TAIL_SECONDS = 0.12
+# The assistant's own voice still reaches the microphone for a moment after its last sound leaves the
+# speaker (the room's echo, a sound server's loopback); people answer about 0.2 s after a question.
+ECHO_TAIL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,7 @@ class VoiceOut:
         self.store = store
         self.speaker = None
         self.hushed = False
-        self.muting: tuple[Callable[[str], None], Callable[[], None]] | None = None
+        self.muting: tuple[Callable[[str], None], Callable[[float], None]] | None = None
         self.ahead: list[str] = []
         if speak_aloud or record_to is not None:
             from voicerelief.speak import AudioFileSpeaker, Speaker, open_renderer, speech_cache
@@ -222,13 +222,13 @@ class VoiceOut:
         mute, unmute = self.muting
 
         @contextlib.contextmanager
-        def deaf_while_playing() -> Iterator[None]:
+        def deaf_while_playing() -> Iterator[SoundEnds]:
             mute(effect.text)
             try:
-                yield
-                time.sleep(ECHO_TAIL_SECONDS)
+                yield lambda sound_ends_at: unmute(sound_ends_at + ECHO_TAIL_SECONDS)
             finally:
-                unmute()
+                # After a fault, or if the speaker never said when its sound ends; else this changes nothing.
+                unmute(time.monotonic() + ECHO_TAIL_SECONDS)
                 log.debug("listening again")
 
         self.speaker.say(effect.text, effect.urgency, deaf_while_playing)

@@ -30,7 +30,7 @@ import vosk
 from voicerelief.commands import UNKNOWN_WORD, PhraseTable
 from voicerelief.devices import rescan
 from voicerelief.errors import AudioDeviceError
-from voicerelief.microphone import BLOCK_SECONDS, Microphone
+from voicerelief.microphone import Microphone
 from voicerelief.recognizer import CommandRecognizer, Heard
 from voicerelief.session import Expect
 from voicerelief.voice_gate import VoiceGate
@@ -57,6 +57,8 @@ BARGE_IN_WITH_ECHO_CANCELLATION = BargeInRule(
     ("stop", "pause", "cancel", "help", "emergency", "call_help", "wet_myself", "legs_numb"), confidence=0.7)
 # Enough of the assistant's latest lines to judge every block still queued behind them.
 SPOKEN_SPANS_KEPT = 8
+# Enough for a speaker that says late when its sound ended (a busy machine): 1 s.
+HELD_BLOCKS = 10
 # After this long, muting is lifted even if the speaker never said it had finished.
 MAX_MUTE_SECONDS = 90.0
 BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0, 5.0)
@@ -147,18 +149,28 @@ class Listener:
         self.prompt_words = frozenset(re.findall(r"[a-z']+", text.lower()))
         self.spoken.append((time.monotonic(), None))
 
-    def done_speaking(self) -> None:
+    def done_speaking(self, sound_ends_at: float) -> None:
+        """The assistant's last sound leaves the speaker (and its echo the room) at ``sound_ends_at``, which may
+        be still to come: what the microphone captured from then on is heard."""
         if self.spoken and self.spoken[-1][1] is None:
-            self.spoken.append((self.spoken.pop()[0], time.monotonic()))
+            self.spoken.append((self.spoken.pop()[0], sound_ends_at))
 
-    def spoken_over(self, captured_at: float, seconds: float) -> bool:
-        """Whether the assistant was speaking while this block was captured.
+    def unspoken_part(self, captured_at: float, block: bytes, rate: int) -> bytes:
+        """What of a block was captured after the assistant stopped speaking: all of it, its end, or nothing.
 
         Judged by when the sound was captured, not when it is read: blocks queued while the listener
         was busy, or before it started, hold the assistant's voice wherever the speaker leaks into the microphone.
+        Cutting within the block keeps the start of a reply that follows a question closely.
         """
-        return any(began < captured_at + seconds and (ended is None or captured_at < ended)
-                   for began, ended in list(self.spoken))
+        seconds = len(block) / 2 / rate
+        heard_from = 0.0
+        for began, ended in list(self.spoken):
+            if began >= captured_at + seconds or (ended is not None and ended <= captured_at):
+                continue
+            if ended is None or began > captured_at or ended >= captured_at + seconds:
+                return b""
+            heard_from = max(heard_from, ended - captured_at)
+        return block[2 * int(heard_from * rate):]
 
     def run(self, missing_at_start: bool = False) -> None:
         """The listening thread: runs until stopped, reopening the microphone whenever it fails.
@@ -241,37 +253,22 @@ class Listener:
         commands = recognizer_for(listening)
         barge = BargeIn(self.model, self.table, microphone.rate, self.barge_in_now)
         was_speaking = False
+        # Blocks judged spoken over, kept in case the speaker then says its sound ended before they were captured.
+        held: deque[tuple[float, bytes]] = deque(maxlen=HELD_BLOCKS)
         utterance: list[bytes] = []
-        for captured_at, block in microphone.timed_blocks():
-            if self.stopped.is_set():
-                return
-            if self.spoken and self.spoken[-1][1] is None and time.monotonic() - self.spoken[-1][0] > MAX_MUTE_SECONDS:
-                log.warning("Muting lasted too long; listening again.")
-                self.done_speaking()
-            if self.spoken_over(captured_at, BLOCK_SECONDS):
-                if not was_speaking or barge.prompt_words != self.prompt_words:
-                    barge.expect_echo_of(self.prompt_words)
-                    was_speaking = True
-                heard = barge.accept(block)
-                if heard is not None:
-                    log.debug("barge-in: %r (read %.2f s after capture)", heard.text, time.monotonic() - captured_at)
-                    self.on_barge_in()
-                    self.post(Command(heard))
-                continue
-            if was_speaking:
-                commands.reset()
-                was_speaking = False
-                utterance.clear()
+
+        def hear(pcm: bytes) -> None:
+            nonlocal commands, listening
             if self.listening != listening and commands.between_utterances:
                 listening = self.listening
                 commands = recognizer_for(listening)
                 commands.restart()
                 log.debug("listening for %s", "everything" if listening is None else ", ".join(sorted(listening)))
             if self.record_dir is not None:
-                utterance.append(block)
+                utterance.append(pcm)
                 del utterance[:-RECORD_BLOCKS]
             gate_was_open = commands.gate is not None and commands.gate.is_open
-            heard = commands.accept(block)
+            heard = commands.accept(pcm)
             # For `--verbose`: whether a voice reached the recognizer at all, when nothing is understood.
             if commands.gate is not None and commands.gate.is_open and not gate_was_open:
                 log.debug("a voice began")
@@ -291,6 +288,35 @@ class Listener:
                     self.post(Command(admitted))
                 elif not acknowledge:
                     log.debug("ignored %r: not after the wake phrase", heard.text)
+
+        for captured_at, block in microphone.timed_blocks():
+            if self.stopped.is_set():
+                return
+            if self.spoken and self.spoken[-1][1] is None and time.monotonic() - self.spoken[-1][0] > MAX_MUTE_SECONDS:
+                log.warning("Muting lasted too long; listening again.")
+                self.done_speaking(time.monotonic())
+            unspoken = self.unspoken_part(captured_at, block, microphone.rate)
+            if len(unspoken) < len(block):
+                if not was_speaking or barge.prompt_words != self.prompt_words:
+                    barge.expect_echo_of(self.prompt_words)
+                    was_speaking = True
+                heard = barge.accept(block)
+                if heard is not None:
+                    log.debug("barge-in: %r (read %.2f s after capture)", heard.text, time.monotonic() - captured_at)
+                    self.on_barge_in()
+                    self.post(Command(heard))
+                if not unspoken:
+                    held.append((captured_at, block))
+                    continue
+            if was_speaking:
+                commands.reset()
+                was_speaking = False
+                utterance.clear()
+                for held_at, held_block in held:
+                    if late := self.unspoken_part(held_at, held_block, microphone.rate):
+                        hear(late)
+                held.clear()
+            hear(unspoken)
 
 
 class BargeIn:

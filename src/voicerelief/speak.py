@@ -182,6 +182,14 @@ def trim_silence(samples: np.ndarray, rate: int) -> np.ndarray:
     return samples[max(0, audible[0] * frame - margin):min(len(samples), (audible[-1] + 1) * frame + margin)]
 
 
+# Told the monotonic time at which the last sound of a prompt will have left the speaker.
+SoundEnds = Callable[[float], None]
+
+
+def _ignore(sound_ends_at: float) -> None:
+    """For a caller that does not need to know when the sound ends."""
+
+
 CHIME_RATE = 22050
 PLAYBACK_BLOCK_SECONDS = 0.05
 
@@ -208,19 +216,20 @@ class Speaker:
         self.interrupted = threading.Event()
 
     def say(self, text: str, urgency: int = 0,
-            while_playing: Callable[[], ContextManager[object]] = contextlib.nullcontext) -> bool:
+            while_playing: Callable[[], ContextManager[SoundEnds]] = lambda: contextlib.nullcontext(_ignore)) -> bool:
         """Speak ``text`` (after a chime when urgent); False when it could not be played.
 
-        ``while_playing`` is entered once the speech is rendered, just before the first sound:
-        only the sound itself, not the rendering, deafens the microphone.
+        ``while_playing`` is entered once the speech is rendered, just before the first sound: only the
+        sound itself, not the rendering, deafens the microphone. What it yields is told, as soon as the
+        last block is handed to the device, when that block's sound will have left the speaker.
         """
         try:
             parts = self.renderer.speech(text)
             samples, rate = read_rendered(next(parts), self.renderer.voice.volume)
             if urgency:
                 samples = np.concatenate([soxr_to(chime(urgency), CHIME_RATE, rate), samples])
-            with while_playing():
-                self._play(self._then_the_rest(samples, rate, parts), rate)
+            with while_playing() as sound_ends:
+                self._play(self._then_the_rest(samples, rate, parts), rate, sound_ends)
             if self.failed:
                 log.warning("Speech output works again.")
             self.failed = False
@@ -256,7 +265,7 @@ class Speaker:
             yield pause
             yield soxr_to(samples, part_rate, rate)
 
-    def _play(self, pieces: Iterator[np.ndarray], rate: int) -> None:
+    def _play(self, pieces: Iterator[np.ndarray], rate: int, sound_ends: SoundEnds) -> None:
         from voicerelief.devices import PORTAUDIO_LOCK, find_device, portaudio
 
         sounddevice = portaudio()
@@ -271,8 +280,12 @@ class Speaker:
                     for start in range(0, len(samples), block):
                         if self.interrupted.is_set():
                             stream.abort()
+                            sound_ends(time.monotonic())
                             return
                         stream.write(np.ascontiguousarray(samples[start:start + block], dtype=np.float32))
+                # A blocking write returns once its block is queued: the device then holds about its
+                # latency's worth of sound, which closing the stream waits for (or, on some hosts, not).
+                sound_ends(time.monotonic() + stream.latency)
 
 
 class AudioFileSpeaker(Speaker):
@@ -293,13 +306,14 @@ class AudioFileSpeaker(Speaker):
         if self._file is not None:
             self._file.close()
 
-    def _play(self, pieces: Iterator[np.ndarray], rate: int) -> None:
+    def _play(self, pieces: Iterator[np.ndarray], rate: int, sound_ends: SoundEnds) -> None:
         if self._file is None:
             self._file = soundfile.SoundFile(str(self.path), "w", samplerate=rate, channels=1, subtype="PCM_16")
         elif self._file.frames:
             self._file.write(np.zeros(int(self._file.samplerate * self.GAP_SECONDS), np.float32))
         for samples in pieces:
             self._file.write(soxr_to(samples, rate, self._file.samplerate))
+        sound_ends(time.monotonic())
 
 
 def soxr_to(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
