@@ -69,10 +69,10 @@ def replies_heard(vosk_model, table, clips, sound_ends_told_late: bool, muted: b
         passed_on: list = []
         listener = Listener(vosk_model, table, None, passed_on.append, lambda: True, lambda: None)
         listener.expect(Expect(heard_in_state("redFlags", table)))
-        start = time.monotonic()
-        sound_ends_at = start + SOUND_ENDS_SECONDS
         if muted:
             listener.start_speaking("Since the pain began, have you lost feeling?")
+        start = time.monotonic()
+        sound_ends_at = start + SOUND_ENDS_SECONDS
         tell = lambda: listener.done_speaking(sound_ends_at)  # noqa: E731
         if muted and not sound_ends_told_late:
             tell()
@@ -96,9 +96,13 @@ def heard_unmuted(vosk_model, table, clips) -> list[str]:
     return heard
 
 
+# Muted, the gate starts afresh at the reply rather than after a second of room, so a clip may be heard that was
+# not heard unmuted; what matters is that none heard unmuted is lost.
 def test_a_reply_right_after_the_last_sound_is_heard_whole(vosk_model, table, clips, heard_unmuted):
-    assert replies_heard(vosk_model, table, clips, sound_ends_told_late=False) == heard_unmuted
+    lost = set(heard_unmuted) - set(replies_heard(vosk_model, table, clips, sound_ends_told_late=False))
+    assert not lost, f"{len(lost)} of {len(heard_unmuted)} replies lost to the mute: {sorted(lost)}"
 
 
 def test_a_reply_is_heard_when_the_speaker_says_late_that_it_has_finished(vosk_model, table, clips, heard_unmuted):
-    assert replies_heard(vosk_model, table, clips, sound_ends_told_late=True) == heard_unmuted
+    lost = set(heard_unmuted) - set(replies_heard(vosk_model, table, clips, sound_ends_told_late=True))
+    assert not lost, f"{len(lost)} of {len(heard_unmuted)} replies lost to the mute: {sorted(lost)}"
