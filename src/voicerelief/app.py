@@ -224,11 +224,21 @@ class VoiceOut:
         @contextlib.contextmanager
         def deaf_while_playing() -> Iterator[SoundEnds]:
             mute(effect.text)
+            deaf_until: list[float] = []
+
+            def sound_ends(at: float) -> None:
+                deaf_until.append(at + ECHO_TAIL_SECONDS)
+                unmute(deaf_until[0])
+
             try:
-                yield lambda sound_ends_at: unmute(sound_ends_at + ECHO_TAIL_SECONDS)
+                yield sound_ends
             finally:
-                # After a fault, or if the speaker never said when its sound ends; else this changes nothing.
-                unmute(time.monotonic() + ECHO_TAIL_SECONDS)
+                # After a fault, or if the speaker never said when its sound ends.
+                if not deaf_until:
+                    sound_ends(time.monotonic())
+                # The microphone hears from then on whatever this thread does; waiting here keeps the next prompt,
+                # and the log line others wait for before they speak, from coming before it does.
+                time.sleep(max(0.0, deaf_until[0] - time.monotonic()))
                 log.debug("listening again")
 
         self.speaker.say(effect.text, effect.urgency, deaf_while_playing)
