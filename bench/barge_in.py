@@ -4,8 +4,8 @@ On a real PulseAudio server with a virtual microphone and speaker, `module-loopb
 speaker back into the microphone at a set level, as a laptop's casing or a USB speakerphone does.
 The leak is relative to the person: at 0 dB the assistant's voice reaches the microphone as loud
 as their "stop" (each real recording of the shared set is scaled to the assistant's speech level,
-measured on the speaker's monitor). For each leak and with the sound server's echo canceller on
-and off in the same run, the real app (`voicerelief run`, a fresh data folder each trial) hears
+measured on the speaker's monitor). For each leak and with the app's echo canceller (WebRTC's AEC3,
+`echo_cancellation = true`) on and off in the same run, the real app (`voicerelief run`, a fresh data folder each trial) hears
 "stop" at a random point of
 - a long prompt: the disclaimer and introduction after "hey relief start" (about 15 s);
 - the ice alarm: the chime and "Time is up. Take the ice off now." (the ice timer is set to end a
@@ -14,7 +14,8 @@ and off in the same run, the real app (`voicerelief run`, a fresh data folder ea
 Per level: the share of "stop"s acted on (the app logs the barge-in), the time from the acoustic
 end of "stop" (the recording's last audible 10 ms, placed by paplay's measured onset) to the
 speaker's last sound before it fell quiet (on the monitor), and prompts in which the app cut itself
-short before any "stop" was played (self-triggered). The last line printed is the JSON result.
+short before any "stop" was played (self-triggered), and prompts it paused for a voice before then
+(the pause lasts until about 0.6 s of quiet; nothing is acted on). The last line printed is the JSON result.
 
 Run: .venv/bin/python bench/barge_in.py [--trials 6] [--levels -20 -12 -6 0]
 """
@@ -58,6 +59,7 @@ class Trial:
     heard: bool
     stop_to_silence_s: float | None
     self_triggered: bool
+    paused_by_own_voice: bool
     rejected: int  # "stop" seen by the decoder but below the confidence a barge-in needs
 
 
@@ -139,6 +141,7 @@ def stop_during(rig: AudioRig, app: RunningApp, spoken_from: float, offset: floa
     time.sleep(max(0.0, spoken_from + offset - onset - time.monotonic()))
     logged_before = len(app.errors)
     self_triggered = any("barge-in:" in line for line in app.errors[:logged_before])
+    paused = any("pausing it" in line for line in app.errors[:logged_before])
     stop_end = say_stop(rig, clip, onset)
     deadline = stop_end + HEARD_WITHIN_SECONDS
     while time.monotonic() < deadline and not any("barge-in:" in line for line in app.errors[logged_before:]):
@@ -146,11 +149,11 @@ def stop_during(rig: AudioRig, app: RunningApp, spoken_from: float, offset: floa
     heard = any("barge-in: 'stop'" in line for line in app.errors[logged_before:])
     rejected = sum("candidate 'stop' rejected" in line for line in app.errors[logged_before:])
     if not heard:
-        return Trial(False, None, self_triggered, rejected)
+        return Trial(False, None, self_triggered, paused, rejected)
     # The next line (the app asks whether to end) follows at once: the cut prompt ends where its stream
     # was closed, which the app logs ("listening again") after the sound server dropped what it held.
     closed = app.wait_for_log_after(logged_before, "listening again")
-    return Trial(True, last_sound_before(rig, closed, since=spoken_from) - stop_end, self_triggered, rejected)
+    return Trial(True, last_sound_before(rig, closed, since=spoken_from) - stop_end, self_triggered, paused, rejected)
 
 
 def first_sound(rig: AudioRig, after: float) -> float:
@@ -199,6 +202,7 @@ def alarm_trial(rig: AudioRig, folder: Path, settings: Path, clip: StopClip, ons
 def summary(trials: list[Trial]) -> dict[str, object]:
     return {"trials": len(trials), "heard": sum(t.heard for t in trials),
             "self_triggered": sum(t.self_triggered for t in trials),
+            "paused_by_own_voice": sum(t.paused_by_own_voice for t in trials),
             "rejected_as_unsure": sum(t.rejected for t in trials)}
 
 

@@ -47,24 +47,34 @@ def seconds(value: float | None) -> str:
     return "n/a (never heard)" if value is None else f"{value:.2f} s"
 
 
+def paused_by_own_voice(*contexts: dict) -> str:
+    """Prompts paused before any "stop" was played; not counted before the app could pause."""
+    if any("paused_by_own_voice" not in context for context in contexts):
+        return "not counted"
+    return str(sum(context["paused_by_own_voice"] for context in contexts))
+
+
 def barge_in(result: dict) -> str:
     settings = result["settings"]
     rows = ["| leak | echo canceller | \"stop\" heard during a prompt | during the ice alarm | "
-            "stop to silence, p95 | self-triggered | \"stop\" seen but too unsure |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+            "stop to silence, p95 | self-triggered | paused by its own voice | \"stop\" seen but too unsure |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for level in sorted(result["with_aec"], key=float):
-        for mode, label in (("without_aec", "off"), ("with_aec", "on")):
+        for mode, label in (("without_aec", "off"), ("with_aec", "in the app")):
             row = result[mode][level]
             prompt, alarm = row["prompt"], row["alarm"]
             rows.append(f"| {float(level):g} dB | {label} | {prompt['heard']} of {prompt['trials']} "
                         f"({percent(row['heard_during_prompt'])}) | {alarm['heard']} of {alarm['trials']} "
                         f"({percent(row['heard_during_alarm'])}) | {seconds(row['stop_to_silence_p95_s'])} | "
-                        f"{row['self_triggered']} | {prompt['rejected_as_unsure'] + alarm['rejected_as_unsure']} |")
+                        f"{row['self_triggered']} | {paused_by_own_voice(prompt, alarm)} | "
+                        f"{prompt['rejected_as_unsure'] + alarm['rejected_as_unsure']} |")
     return (f"`bench/barge_in.py`, {settings['trials']} stops per context, leak and setting, in one run of "
             f"{settings['minutes']:g} minutes. The speaker is fed back into the virtual microphone by the sound "
             "server at each leak, relative to the person: at 0 dB the assistant's voice reaches the microphone as "
             "loud as their \"stop\" (real recordings of 20 speakers' \"stop\", scaled to the assistant's speech "
-            "level). Each trial is a fresh `voicerelief run` (so a fresh canceller), \"stop\" at a random point of "
+            "level). The canceller is the app's own (WebRTC's AEC3 fed what the speaker plays): a voice starting over "
+            "a prompt pauses it, so the rest of the word is heard without it. Each trial is a fresh "
+            "`voicerelief run` (so a fresh canceller), \"stop\" at a random point of "
             "the disclaimer after \"hey relief start\" or of the ice alarm. Stop to silence runs from the "
             "recording's last audible 10 ms to the speaker's last audible 10 ms of the prompt, both on the "
             "server's monitors.\n\n" + "\n".join(rows) + "\n")

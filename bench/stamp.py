@@ -21,6 +21,7 @@ _HEARING = ("src/voicerelief/recognizer.py", "src/voicerelief/voice_gate.py", "s
             "src/voicerelief/commands.py", "src/voicerelief/content/commands.toml", "src/voicerelief/evaluation.py")
 MEASURES: dict[str, tuple[str, ...]] = {
     "barge_in": ("src/voicerelief/listener.py", "src/voicerelief/echo_cancel.py", "src/voicerelief/microphone.py",
+                 "src/voicerelief/own_voice.py",
                  "src/voicerelief/speak.py", "bench/barge_in.py"),
     "dialogue": ("src/voicerelief/session", "src/voicerelief/content", "src/voicerelief/recognizer.py",
                  "src/voicerelief/voice_gate.py", "src/voicerelief/front_end.py", "src/voicerelief/commands.py",

@@ -1,11 +1,16 @@
-"""The sound server's echo canceller (`echo_cancellation = true`), loaded by `voicerelief run` for its own
-streams and for the length of a run, and its absence handled cleanly."""
+"""Echo cancellation (`echo_cancellation = true`): the app's own canceller, with which "stop" is heard over the
+assistant's voice, and the sound server's, loaded by `voicerelief run` for its own streams and for the length of
+a run, and its absence handled cleanly."""
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from audio_rig import AudioRig, RunningApp
+import numpy as np
+import pytest
+import soundfile
+from audio_rig import AUDIBLE_RMS, AudioRig, RunningApp
 from test_audio_loop import answer, episode_begun_yesterday, walk_a_short_flow
 from voicerelief.echo_cancel import SINK_NAME, SOURCE_NAME
 
@@ -17,9 +22,30 @@ def loaded_cancellers(rig: AudioRig) -> list[str]:
 
 
 def cancelling(tmp_path: Path) -> Path:
+    """Settings that choose the sound server's canceller."""
     settings = tmp_path / "config.toml"
-    settings.write_text('echo_cancellation = true\nvoice = "espeak"\n')
+    settings.write_text('echo_cancellation = true\necho_canceller = "sound-server"\nvoice = "espeak"\n')
     return settings
+
+
+def in_the_app(tmp_path: Path) -> Path:
+    settings = tmp_path / "config-app.toml"
+    settings.write_text('echo_cancellation = true\necho_canceller = "app"\nvoice = "espeak"\n')
+    return settings
+
+
+def stop_as_loud_as_the_assistant(rig: AudioRig, shared_data: Path, spoken_from: float, folder: Path) -> Path:
+    """A real "stop", scaled so its speech is as loud as the assistant's was on the speaker since ``spoken_from``."""
+    playing = np.array([rms for at, rms in list(rig.levels) if at >= spoken_from and rms > AUDIBLE_RMS])
+    [path] = sorted((shared_data / "speech-commands-dev" / "stop").glob("*.wav"))[:1]
+    samples, rate = soundfile.read(path, dtype="float32")
+    chunk = rate // 100
+    levels = np.sqrt(np.mean(samples[:len(samples) // chunk * chunk].reshape(-1, chunk) ** 2, axis=1))
+    speech = levels[levels > levels.max() * 10 ** (-30 / 20)]
+    scaled = np.clip(samples * float(np.sqrt(np.mean(playing ** 2))) / float(np.sqrt(np.mean(speech ** 2))), -1, 1)
+    wav = folder / "stop.wav"
+    soundfile.write(wav, scaled, rate, subtype="PCM_16")
+    return wav
 
 
 def test_loaded_for_the_run_only_and_again_after_the_sound_server_restarts(rig, tmp_path):
@@ -71,12 +97,14 @@ def test_without_the_module_it_runs_as_before_and_doctor_says_why(tmp_path):
         rig.stop()
 
 
-def test_a_whole_spoken_flow_with_its_voice_leaking_in_as_loud_as_the_person_never_acts_on_it(rig, tmp_path):
+@pytest.mark.parametrize("settings", [in_the_app, cancelling], ids=["in the app", "from the sound server"])
+def test_a_whole_spoken_flow_with_its_voice_leaking_in_as_loud_as_the_person_never_acts_on_it(rig, tmp_path,
+                                                                                               settings):
     """The speaker fed back into the microphone at 0 dB, the canceller on, so barge-in listens for more phrases at a
     lower confidence: no prompt is cut short, and every utterance it acts on is one the person said."""
     data = episode_begun_yesterday(tmp_path / "data")
     rig.loop_speaker_into_microphone(True, leak_db=0.0)
-    app = RunningApp(rig, data, settings=cancelling(tmp_path))
+    app = RunningApp(rig, data, settings=settings(tmp_path))
     try:
         replies = walk_a_short_flow(rig, app)
         assert any("echo cancellation is on" in line for line in app.errors)
@@ -84,6 +112,30 @@ def test_a_whole_spoken_flow_with_its_voice_leaking_in_as_loud_as_the_person_nev
         # One utterance heard for each thing said ("hey relief start" is one, split by the wake gate).
         heard = [line for line in app.errors if "heard '" in line]
         assert len(heard) == replies, f"heard more than the person said: {heard}"
+    finally:
+        app.stop()
+        rig.loop_speaker_into_microphone(False)
+
+
+def test_stop_said_over_a_prompt_leaking_in_at_minus_6_db_is_heard(rig, tmp_path, shared_data):
+    """The app's own canceller takes its voice out of the microphone, a voice starting over the prompt pauses it,
+    and "stop" is heard: the prompt ends there, and the app asks whether to end the session."""
+    rig.loop_speaker_into_microphone(True, leak_db=-6.0)
+    app = RunningApp(rig, tmp_path / "data", settings=in_the_app(tmp_path))
+    try:
+        app.wait_for("Say hey relief to begin")
+        app.wait_for_log("echo cancellation is on, in the app")
+        app.wait_until_done_talking(rig)
+        began, _ = rig.speak("hey relief start")
+        printed = app.wait_for("not a doctor", after=began)
+        while (first := rig.first_sound_after(printed)) is None:
+            time.sleep(0.02)
+        # Into the long introduction: the canceller has met the voice, and much of the prompt is still to come.
+        time.sleep(max(0.0, first + 2.5 - time.monotonic()))
+        wav = stop_as_loud_as_the_assistant(rig, shared_data, first, tmp_path)
+        logged = len(app.errors)
+        subprocess.run(["paplay", "--device=mic_feed", str(wav)], env=rig.env, check=True)
+        app.wait_for_log_after(logged, "barge-in: 'stop'", timeout=5)
     finally:
         app.stop()
         rig.loop_speaker_into_microphone(False)

@@ -16,8 +16,9 @@ from voicerelief.clock import Clock, ScaledClock, SystemClock
 from voicerelief.commands import PhraseTable, load_phrase_table
 from voicerelief.call_numbers import CallNumbers
 from voicerelief.carers import Carer
-from voicerelief.config import Config, numbers_to_call
+from voicerelief.config import IN_THE_APP, Config, numbers_to_call
 from voicerelief.echo_cancel import EchoCancellationKeeper
+from voicerelief.own_voice import PlayedSound, own_voice_cancelling
 from voicerelief.errors import AudioDeviceError, ContentError, ModelError
 from voicerelief.prompts import Prompts, content_path, load_prompts, placeholders, read_toml
 from voicerelief.protocol import Timings, load_timings
@@ -178,7 +179,7 @@ class VoiceOut:
 
     def __init__(self, speak_aloud: bool, output_device: str | None = None, store: Store | None = None,
                  stamp: Callable[[], str] = lambda: "", defaults: Config | None = None,
-                 record_to: Path | None = None) -> None:
+                 record_to: Path | None = None, played: PlayedSound | None = None) -> None:
         self.stamp = stamp
         self.store = store
         self.speaker = None
@@ -190,7 +191,7 @@ class VoiceOut:
 
             renderer = open_renderer(speech_cache(), spoken_voice(store, defaults or Config()))
             if record_to is None:
-                self.speaker = Speaker(renderer, output_device)
+                self.speaker = Speaker(renderer, output_device, played)
             else:
                 self.speaker = AudioFileSpeaker(renderer, record_to)
                 _wait_for_the_natural_voice(renderer)
@@ -316,27 +317,32 @@ def run_voice(content: Content, store: Store, model_option: Path | None, input_d
     A missing model or microphone is said aloud when a speaker works, and logged
     in every case: on a headless machine nobody reads the screen.
     """
+    settings = config or Config()
     cancellation = EchoCancellationKeeper(input_device, output_device)
-    if (config or Config()).echo_cancellation:
-        cancellation.start()
-    else:
+    played = None
+    if not settings.echo_cancellation:
         log.info("echo cancellation is off in the settings")
+    elif settings.echo_canceller == IN_THE_APP and (played := own_voice_cancelling()) is not None:
+        log.info("echo cancellation is on, in the app")
+    else:
+        cancellation.start()
     try:
         return _run_voice(content, store, model_option, input_device, output_device, clock, record_dir, config,
-                          wait_for_microphone, cancellation)
+                          wait_for_microphone, cancellation, played)
     finally:
         cancellation.stop()
 
 
 def _run_voice(content: Content, store: Store, model_option: Path | None, input_device: str | None,
                output_device: str | None, clock: Clock | None, record_dir: Path | None,
-               config: Config | None, wait_for_microphone: bool, cancellation: EchoCancellationKeeper) -> int:
+               config: Config | None, wait_for_microphone: bool, cancellation: EchoCancellationKeeper,
+               played: PlayedSound | None) -> int:
     from voicerelief.listener import (BARGE_IN, BARGE_IN_WITH_ECHO_CANCELLATION, BargeInRule, Command, Listener,
-                                      Notice)
+                                      Notice, OwnVoiceControl)
     from voicerelief.models import find_model
     from voicerelief.recognizer import load_model
 
-    out = VoiceOut(True, output_device, store=store, defaults=config)
+    out = VoiceOut(True, output_device, store=store, defaults=config, played=played)
     try:
         model = load_model(find_model(model_option), content.table)
     except ModelError as error:
@@ -359,11 +365,15 @@ def _run_voice(content: Content, store: Store, model_option: Path | None, input_
         return runner.session.awaits_the_person() or bool(runner.timers)
 
     def barge_in_rule() -> BargeInRule:
-        """More may cut a prompt short while the sound server takes the assistant's voice out of the microphone."""
-        return BARGE_IN_WITH_ECHO_CANCELLATION if cancellation.restore() else BARGE_IN
+        """More may cut a prompt short while the assistant's voice is taken out of the microphone."""
+        return BARGE_IN_WITH_ECHO_CANCELLATION if played is not None or cancellation.restore() else BARGE_IN
 
+    own_voice = None
+    if played is not None and out.speaker is not None:
+        own_voice = OwnVoiceControl(played, out.speaker.pause, out.speaker.resume)
     listener = Listener(model, content.table, input_device, post, session_active, out.interrupt, record_dir,
-                        voice_gate=(config or Config()).voice_gate, barge_in_rule=barge_in_rule)
+                        voice_gate=(config or Config()).voice_gate, barge_in_rule=barge_in_rule,
+                        own_voice=own_voice)
     out.muting = (listener.start_speaking, listener.done_speaking)
     runner.listen_for = listener.expect
     try:

@@ -30,9 +30,11 @@ class Config:
     volume: float = 1.0
     wake_phrase: str = "hey relief"
     voice_gate: bool = True
-    # The sound server's echo canceller, so "stop" can be heard over the assistant's own voice. Off until it
-    # is proven: with the speaker leaking in at 0 dB, its residue was taken for "stop" in 1 of 6 flows.
+    # Echo cancellation, so "stop" can be heard over the assistant's own voice.
     echo_cancellation: bool = False
+    # Which canceller: IN_THE_APP (WebRTC's AEC3, fed what the speaker plays; any devices) or SOUND_SERVER
+    # (PulseAudio's or PipeWire's module, an older WebRTC canceller; used when the app's cannot load).
+    echo_canceller: str = "app"
     # Empty: the system's locale decides; the numbers, when set, win over the country's.
     country: str = ""
     emergency_number: str = ""
@@ -41,6 +43,7 @@ class Config:
     discreet_alerts: bool = False
 
 
+IN_THE_APP, SOUND_SERVER = "app", "sound-server"
 LIMITS = {"words_per_minute": (90, 240), "volume": (0.2, 1.0)}
 SWITCH_WORDS = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
 
@@ -120,6 +123,8 @@ def _checked(key: str, value: object, file: str) -> object:
                                           "emergency_number and urgent_number instead")
     if key in ("emergency_number", "urgent_number") and value and not is_phone_number(value):
         raise ContentError(file, key, "must be a phone number of digits, such as 999 or 116 117")
+    if key == "echo_canceller" and value not in (IN_THE_APP, SOUND_SERVER):
+        raise ContentError(file, key, f"must be {IN_THE_APP} or {SOUND_SERVER}")
     if key == "wake_phrase" and (not isinstance(value, str) or len(value.split()) < 2):
         raise ContentError(file, key, "must be at least two words, so that everyday speech does not wake it")
     return value

@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 
 from voicerelief.call_numbers import OTHER
-from voicerelief.config import Config
+from voicerelief.config import IN_THE_APP, Config
 from voicerelief.errors import VoiceReliefError
 
 
@@ -119,6 +119,17 @@ def check_echo_cancellation(input_name: str | None, output_name: str | None, set
     if not settings.echo_cancellation:
         return ("off in the settings: \"stop\" is heard over my voice only with the microphone away from the "
                 "speaker; `voicerelief config set echo_cancellation on` turns it on")
+    if settings.echo_canceller == IN_THE_APP:
+        try:
+            from importlib.metadata import version
+
+            import pywebrtc_audio  # noqa: F401
+            return (f"on, in the app: WebRTC's AEC3 (pywebrtc-audio {version('pywebrtc-audio')}), with any "
+                    "microphone and speaker")
+        except ImportError as error:
+            raise VoiceReliefError(f"the app's canceller cannot load ({error}); `./quickstart setup` installs it, "
+                                   "or `voicerelief config set echo_canceller sound-server` uses the sound "
+                                   "server's") from None
     try:
         return describe_echo_cancellation(input_name, output_name)
     except VoiceReliefError as error:

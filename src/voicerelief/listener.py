@@ -6,6 +6,9 @@
   captures is not recognized as commands; the recognizer is reset afterwards.
 - Meanwhile a second, strict recognizer that knows only "stop" still listens, so
   the person can cut the assistant short (barge-in).
+- With the assistant's voice cancelled in the app (`own_voice`), a voice starting
+  over a prompt pauses it, so the rest of the word is heard without the voice over
+  it; the prompt goes on if no barge-in phrase came.
 - Only audio that the voice gate passes is decoded, so an empty room costs
   little CPU (the gate can be switched off in the settings).
 - Outside an active session, a command counts only after the wake phrase.
@@ -31,6 +34,7 @@ from voicerelief.commands import UNKNOWN_WORD, PhraseTable
 from voicerelief.devices import rescan
 from voicerelief.errors import AudioDeviceError
 from voicerelief.microphone import Microphone
+from voicerelief.own_voice import OwnVoiceCanceller, PlayedSound, VoiceOnset
 from voicerelief.recognizer import CommandRecognizer, Heard
 from voicerelief.session import Expect
 from voicerelief.voice_gate import VoiceGate
@@ -55,6 +59,8 @@ BARGE_IN = BargeInRule(("stop",), confidence=0.95)
 # 10 of 16 "stop"s taken at 0.7 against 5 of 16 at 0.95, with none of 32 prompts cut by its own voice).
 BARGE_IN_WITH_ECHO_CANCELLATION = BargeInRule(
     ("stop", "pause", "cancel", "help", "emergency", "call_help", "wet_myself", "legs_numb"), confidence=0.7)
+# A prompt paused for a voice goes on after this long without one, if no barge-in phrase was heard.
+QUIET_BEFORE_RESUMING_SECONDS = 0.6
 # Enough of the assistant's latest lines to judge every block still queued behind them.
 SPOKEN_SPANS_KEPT = 8
 # Enough for a speaker that says late when its sound ended (a busy machine): 1 s.
@@ -114,13 +120,25 @@ class WakeGate:
         return None, False
 
 
+@dataclass(frozen=True)
+class OwnVoiceControl:
+    """What the speaker plays (the canceller's reference), and how to pause and resume it."""
+
+    played: PlayedSound
+    pause: Callable[[], None]
+    resume: Callable[[], None]
+
+
 class Listener:
     def __init__(self, model: vosk.Model, table: PhraseTable, device_name: str | None,
                  post: Callable[[Command | Notice], None], session_active: Callable[[], bool],
                  on_barge_in: Callable[[], None], record_dir: Path | None = None,
                  voice_gate: bool = True,
-                 barge_in_rule: Callable[[], BargeInRule] = lambda: BARGE_IN) -> None:
-        """``barge_in_rule``: asked each time the microphone opens (echo cancellation may come or go)."""
+                 barge_in_rule: Callable[[], BargeInRule] = lambda: BARGE_IN,
+                 own_voice: OwnVoiceControl | None = None) -> None:
+        """``barge_in_rule``: asked each time the microphone opens (echo cancellation may come or go).
+        ``own_voice``: where the assistant's voice is cancelled in the app, and how to pause it."""
+        self.own_voice = own_voice
         self.model = model
         self.barge_in_rule = barge_in_rule
         self.barge_in_now = BARGE_IN
@@ -210,6 +228,23 @@ class Listener:
         self.stopped.set()
         self._close()
 
+    @staticmethod
+    def _pause_for_voice(own_voice: OwnVoiceControl, onset: VoiceOnset, captured_at: float, block: bytes,
+                         rate: int, voice_until: float | None) -> float | None:
+        """Pause the prompt when a voice begins over it, and resume it once that voice has been quiet a while;
+        returns when the voice was last loud, or None when not paused."""
+        seconds = len(block) / 2 / rate
+        if not own_voice.played.onsets_hidden(captured_at, seconds) and onset.heard(block):
+            if voice_until is None:
+                log.debug("a voice over the prompt: pausing it")
+                own_voice.pause()
+            return captured_at + seconds
+        if voice_until is not None and captured_at + seconds - voice_until >= QUIET_BEFORE_RESUMING_SECONDS:
+            log.debug("no barge-in phrase came: going on with the prompt")
+            own_voice.resume()
+            return None
+        return voice_until
+
     def _record(self, blocks: list[bytes], rate: int, heard: Heard) -> None:
         """Keep what was heard, only when the person asked for it with --record-audio."""
         assert self.record_dir is not None
@@ -252,6 +287,11 @@ class Listener:
         listening = self.listening
         commands = recognizer_for(listening)
         barge = BargeIn(self.model, self.table, microphone.rate, self.barge_in_now)
+        own_voice = self.own_voice
+        canceller = OwnVoiceCanceller(own_voice.played, microphone.rate) if own_voice else None
+        onset = VoiceOnset(microphone.rate)
+        # While a prompt is paused for a voice: the capture time that voice was last loud.
+        paused_for_voice_until: float | None = None
         was_speaking = False
         # Blocks judged spoken over, kept in case the speaker then says its sound ended before they were captured.
         held: deque[tuple[float, bytes]] = deque(maxlen=HELD_BLOCKS)
@@ -295,6 +335,8 @@ class Listener:
             if self.spoken and self.spoken[-1][1] is None and time.monotonic() - self.spoken[-1][0] > MAX_MUTE_SECONDS:
                 log.warning("Muting lasted too long; listening again.")
                 self.done_speaking(time.monotonic())
+            if canceller is not None:
+                block = canceller.clean(captured_at, block)
             unspoken = self.unspoken_part(captured_at, block, microphone.rate)
             if len(unspoken) < len(block):
                 if not was_speaking or barge.prompt_words != self.prompt_words:
@@ -303,14 +345,19 @@ class Listener:
                 heard = barge.accept(block)
                 if heard is not None:
                     log.debug("barge-in: %r (read %.2f s after capture)", heard.text, time.monotonic() - captured_at)
+                    paused_for_voice_until = None
                     self.on_barge_in()
                     self.post(Command(heard))
+                elif own_voice is not None:
+                    paused_for_voice_until = self._pause_for_voice(own_voice, onset, captured_at, block,
+                                                                   microphone.rate, paused_for_voice_until)
                 if not unspoken:
                     held.append((captured_at, block))
                     continue
             if was_speaking:
                 commands.reset()
                 was_speaking = False
+                paused_for_voice_until = None
                 utterance.clear()
                 for held_at, held_block in held:
                     if late := self.unspoken_part(held_at, held_block, microphone.rate):

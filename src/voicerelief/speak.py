@@ -22,6 +22,7 @@ import numpy as np
 import soundfile
 
 from voicerelief.errors import AudioDeviceError
+from voicerelief.own_voice import RESUME_SETTLE_SECONDS, SETTLE_SECONDS, PlayedSound
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +191,10 @@ def _ignore(sound_ends_at: float) -> None:
     """For a caller that does not need to know when the sound ends."""
 
 
+# A paused prompt goes on a little before where it stopped, so the word cut off is heard whole.
+RESUME_BACK_SECONDS = 0.3
+# The listener resumes a pause long before this; it only guards against one that never comes.
+MAX_PAUSE_SECONDS = 5.0
 CHIME_RATE = 22050
 PLAYBACK_BLOCK_SECONDS = 0.05
 
@@ -209,11 +214,16 @@ def chime(urgency: int) -> np.ndarray:
 class Speaker:
     """Says prompts aloud through an output device. Playback can be cut short from another thread."""
 
-    def __init__(self, renderer: Renderer, output_device: str | None = None) -> None:
+    def __init__(self, renderer: Renderer, output_device: str | None = None,
+                 played: PlayedSound | None = None) -> None:
+        """``played``: told each stretch of sound before it plays, for a canceller to take it out of the microphone."""
         self.renderer = renderer
         self.output_device = output_device
+        self.played = played or PlayedSound()
         self.failed = False
         self.interrupted = threading.Event()
+        self.paused = threading.Event()
+        self._resumed = threading.Event()
 
     def say(self, text: str, urgency: int = 0,
             while_playing: Callable[[], ContextManager[SoundEnds]] = lambda: contextlib.nullcontext(_ignore)) -> bool:
@@ -226,10 +236,13 @@ class Speaker:
         try:
             parts = self.renderer.speech(text)
             samples, rate = read_rendered(next(parts), self.renderer.voice.volume)
+            settle = SETTLE_SECONDS
             if urgency:
-                samples = np.concatenate([soxr_to(chime(urgency), CHIME_RATE, rate), samples])
+                tones = soxr_to(chime(urgency), CHIME_RATE, rate)
+                samples = np.concatenate([tones, samples])
+                settle += len(tones) / rate
             with while_playing() as sound_ends:
-                self._play(self._then_the_rest(samples, rate, parts), rate, sound_ends)
+                self._play(self._then_the_rest(samples, rate, parts), rate, sound_ends, settle)
             if self.failed:
                 log.warning("Speech output works again.")
             self.failed = False
@@ -242,6 +255,17 @@ class Speaker:
 
     def interrupt(self) -> None:
         self.interrupted.set()
+        self._resumed.set()
+
+    def pause(self) -> None:
+        """Fall silent at once, keeping the place: a person may be talking over the prompt."""
+        self._resumed.clear()
+        self.paused.set()
+
+    def resume(self) -> None:
+        """Go on from a little before where the prompt fell silent."""
+        self.paused.clear()
+        self._resumed.set()
 
     def close(self) -> None:
         """Nothing to release: each prompt opens and closes its own stream."""
@@ -265,27 +289,72 @@ class Speaker:
             yield pause
             yield soxr_to(samples, part_rate, rate)
 
-    def _play(self, pieces: Iterator[np.ndarray], rate: int, sound_ends: SoundEnds) -> None:
+    def _play(self, pieces: Iterator[np.ndarray], rate: int, sound_ends: SoundEnds,
+              settle_seconds: float = 0.0) -> None:
         from voicerelief.devices import PORTAUDIO_LOCK, find_device, portaudio
 
         sounddevice = portaudio()
         block = int(rate * PLAYBACK_BLOCK_SECONDS)
         self.interrupted.clear()
+        self.paused.clear()
         # Our own stream, not sounddevice.play(): its shared global stream outlives a PortAudio
         # re-initialization (after a device came back) and closing it then can close a live stream.
         with PORTAUDIO_LOCK:
             device = find_device(self.output_device, "output")
             with sounddevice.OutputStream(device=device, samplerate=rate, channels=1, dtype="float32") as stream:
-                for samples in pieces:
-                    for start in range(0, len(samples), block):
-                        if self.interrupted.is_set():
-                            stream.abort()
-                            sound_ends(time.monotonic())
-                            return
-                        stream.write(np.ascontiguousarray(samples[start:start + block], dtype=np.float32))
-                # A blocking write returns once its block is queued: the device then holds about its
-                # latency's worth of sound, which closing the stream waits for (or, on some hosts, not).
-                sound_ends(time.monotonic() + stream.latency)
+                self.played.begin()
+                try:
+                    plays_until = 0.0
+                    for samples in pieces:
+                        # After a wait for the next part, the device has played out all it held.
+                        plays_until = self._tell(samples, rate, max(plays_until, time.monotonic() + stream.latency),
+                                                 settle_seconds)
+                        settle_seconds = 0.0
+                        position = 0
+                        while position < len(samples):
+                            if self.paused.is_set():
+                                position, plays_until = self._hold(stream, samples, rate, position, plays_until)
+                            if self.interrupted.is_set():
+                                stream.abort()
+                                self.played.cut(time.monotonic())
+                                sound_ends(time.monotonic())
+                                return
+                            stream.write(np.ascontiguousarray(samples[position:position + block], dtype=np.float32))
+                            position += block
+                    # A blocking write returns once its block is queued: the device then holds about its
+                    # latency's worth of sound, which closing the stream waits for (or, on some hosts, not).
+                    sound_ends(time.monotonic() + stream.latency)
+                finally:
+                    self.played.end()
+
+    def _tell(self, samples: np.ndarray, rate: int, begins: float, settle_seconds: float) -> float:
+        """Tell ``played`` what is about to play from ``begins``; returns when it will have played."""
+        self.played.will_play(samples, rate, begins, settle_seconds)
+        return begins + len(samples) / rate
+
+    def _hold(self, stream, samples: np.ndarray, rate: int, position: int, plays_until: float) -> tuple[int, float]:
+        """Silence until resumed or interrupted; the position to go on from, and when the piece will have played.
+
+        The stream keeps running on silence, so the sound's delay, which the canceller has learnt, stays the same:
+        times follow from the samples written.
+        """
+        fell_silent = plays_until - (len(samples) - position) / rate
+        self.played.cut(fell_silent)
+        log.debug("speech paused: someone may be talking")
+        block = int(rate * PLAYBACK_BLOCK_SECONDS)
+        deadline = time.monotonic() + MAX_PAUSE_SECONDS
+        silent_blocks = 0
+        while not self._resumed.is_set() and time.monotonic() < deadline:
+            stream.write(np.zeros(block, np.float32))
+            silent_blocks += 1
+        self.paused.clear()
+        goes_on_at = fell_silent + silent_blocks * block / rate
+        position = max(0, position - int(rate * RESUME_BACK_SECONDS))
+        if self.interrupted.is_set():
+            return position, goes_on_at
+        log.debug("speech resumed")
+        return position, self._tell(samples[position:], rate, max(goes_on_at, time.monotonic() + stream.latency),
+                                    RESUME_SETTLE_SECONDS)
 
 
 class AudioFileSpeaker(Speaker):
@@ -306,7 +375,8 @@ class AudioFileSpeaker(Speaker):
         if self._file is not None:
             self._file.close()
 
-    def _play(self, pieces: Iterator[np.ndarray], rate: int, sound_ends: SoundEnds) -> None:
+    def _play(self, pieces: Iterator[np.ndarray], rate: int, sound_ends: SoundEnds,
+              settle_seconds: float = 0.0) -> None:
         if self._file is None:
             self._file = soundfile.SoundFile(str(self.path), "w", samplerate=rate, channels=1, subtype="PCM_16")
         elif self._file.frames:
