@@ -88,6 +88,13 @@ def check_natural_voice() -> tuple[bool, str]:
             del os.environ["VOICERELIEF_CONFIG"]
 
 
+def check_echo_canceller() -> tuple[bool, str]:
+    from voicerelief.own_voice import cancelled_by
+
+    taken_out = cancelled_by(told=True)
+    return taken_out >= 20.0, f"{taken_out:.1f} dB of a known echo taken out (at least 20)"
+
+
 def main() -> None:
     clips = Path(sys.argv[1])
     checks: list[tuple[str, Callable[[], tuple[bool, str]]]] = [
@@ -97,6 +104,7 @@ def main() -> None:
         ("recognize: clips heard right", lambda: check_right(clips)),
         ("run --text: start to the ice on", check_text_session),
         ("natural voice: its aarch64 wheels install and render a word", check_natural_voice),
+        ("echo canceller: the app's (AEC3) loads and takes an echo out", check_echo_canceller),
     ]
     for name, check in checks:
         try:

@@ -15,7 +15,7 @@ Per level: the share of "stop"s acted on (the app logs the barge-in), the time f
 end of "stop" (the recording's last audible 10 ms, placed by paplay's measured onset) to the
 speaker's last sound before it fell quiet (on the monitor), and prompts in which the app cut itself
 short before any "stop" was played (self-triggered), and prompts it paused for a voice before then
-(the pause lasts until about 0.6 s of quiet; nothing is acted on). The last line printed is the JSON result.
+(the pause lasts until about 0.6 s of quiet; nothing is acted on), and "stop"s taken for another phrase. The last line printed is the JSON result.
 
 Run: .venv/bin/python bench/barge_in.py [--trials 6] [--levels -20 -12 -6 0]
 """
@@ -60,6 +60,7 @@ class Trial:
     stop_to_silence_s: float | None
     self_triggered: bool
     paused_by_own_voice: bool
+    misheard: bool  # another phrase acted on instead of "stop"
     rejected: int  # "stop" seen by the decoder but below the confidence a barge-in needs
 
 
@@ -149,11 +150,13 @@ def stop_during(rig: AudioRig, app: RunningApp, spoken_from: float, offset: floa
     heard = any("barge-in: 'stop'" in line for line in app.errors[logged_before:])
     rejected = sum("candidate 'stop' rejected" in line for line in app.errors[logged_before:])
     if not heard:
-        return Trial(False, None, self_triggered, paused, rejected)
+        misheard = any("barge-in:" in line for line in app.errors[logged_before:])
+        return Trial(False, None, self_triggered, paused, misheard, rejected)
     # The next line (the app asks whether to end) follows at once: the cut prompt ends where its stream
     # was closed, which the app logs ("listening again") after the sound server dropped what it held.
     closed = app.wait_for_log_after(logged_before, "listening again")
-    return Trial(True, last_sound_before(rig, closed, since=spoken_from) - stop_end, self_triggered, paused, rejected)
+    return Trial(True, last_sound_before(rig, closed, since=spoken_from) - stop_end, self_triggered, paused, False,
+                 rejected)
 
 
 def first_sound(rig: AudioRig, after: float) -> float:
@@ -203,6 +206,7 @@ def summary(trials: list[Trial]) -> dict[str, object]:
     return {"trials": len(trials), "heard": sum(t.heard for t in trials),
             "self_triggered": sum(t.self_triggered for t in trials),
             "paused_by_own_voice": sum(t.paused_by_own_voice for t in trials),
+            "misheard": sum(t.misheard for t in trials),
             "rejected_as_unsure": sum(t.rejected for t in trials)}
 
 

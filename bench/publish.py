@@ -47,18 +47,19 @@ def seconds(value: float | None) -> str:
     return "n/a (never heard)" if value is None else f"{value:.2f} s"
 
 
-def paused_by_own_voice(*contexts: dict) -> str:
-    """Prompts paused before any "stop" was played; not counted before the app could pause."""
-    if any("paused_by_own_voice" not in context for context in contexts):
+def counted(key: str, *contexts: dict) -> str:
+    """A count the bench began keeping later (prompts paused before any "stop", "stop" taken for another phrase)."""
+    if any(key not in context for context in contexts):
         return "not counted"
-    return str(sum(context["paused_by_own_voice"] for context in contexts))
+    return str(sum(context[key] for context in contexts))
 
 
 def barge_in(result: dict) -> str:
     settings = result["settings"]
     rows = ["| leak | echo canceller | \"stop\" heard during a prompt | during the ice alarm | "
-            "stop to silence, p95 | self-triggered | paused by its own voice | \"stop\" seen but too unsure |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+            "stop to silence, p95 | self-triggered | paused by its own voice | \"stop\" taken for another phrase | "
+            "\"stop\" seen but too unsure |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for level in sorted(result["with_aec"], key=float):
         for mode, label in (("without_aec", "off"), ("with_aec", "in the app")):
             row = result[mode][level]
@@ -66,7 +67,8 @@ def barge_in(result: dict) -> str:
             rows.append(f"| {float(level):g} dB | {label} | {prompt['heard']} of {prompt['trials']} "
                         f"({percent(row['heard_during_prompt'])}) | {alarm['heard']} of {alarm['trials']} "
                         f"({percent(row['heard_during_alarm'])}) | {seconds(row['stop_to_silence_p95_s'])} | "
-                        f"{row['self_triggered']} | {paused_by_own_voice(prompt, alarm)} | "
+                        f"{row['self_triggered']} | {counted('paused_by_own_voice', prompt, alarm)} | "
+                        f"{counted('misheard', prompt, alarm)} | "
                         f"{prompt['rejected_as_unsure'] + alarm['rejected_as_unsure']} |")
     return (f"`bench/barge_in.py`, {settings['trials']} stops per context, leak and setting, in one run of "
             f"{settings['minutes']:g} minutes. The speaker is fed back into the virtual microphone by the sound "

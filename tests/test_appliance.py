@@ -48,6 +48,21 @@ def test_the_voice_gate_is_switched_on_and_off_in_words(tmp_path):
     assert load_config(tmp_path / "config.toml").voice_gate is True
 
 
+def test_the_echo_canceller_is_chosen_by_name_and_doctor_says_which(tmp_path):
+    env = {"VOICERELIEF_CONFIG": str(tmp_path / "config.toml"), "PULSE_SERVER": "unix:/nonexistent/pulse"}
+    assert voicerelief("config", "set", "echo_cancellation", "on", env=env).returncode == 0
+    refused = voicerelief("config", "set", "echo_canceller", "both", env=env)
+    assert refused.returncode == 1 and "must be app or sound-server" in refused.stderr
+    assert load_config(tmp_path / "config.toml") == Config(echo_cancellation=True, echo_canceller="app")
+    doctor = voicerelief("doctor", "--data-dir", str(tmp_path / "d"), env=env).stdout.splitlines()
+    [line] = [line for line in doctor if "echo cancellation" in line]
+    assert line.startswith("OK  echo cancellation: on, in the app: WebRTC's AEC3"), line
+    assert voicerelief("config", "set", "echo_canceller", "sound-server", env=env).returncode == 0
+    doctor = voicerelief("doctor", "--data-dir", str(tmp_path / "d"), env=env).stdout.splitlines()
+    [line] = [line for line in doctor if "echo cancellation" in line]
+    assert line.startswith("FIX echo cancellation: no sound server answers"), line
+
+
 def test_the_settings_choose_the_microphone(tmp_path):
     env = {"VOICERELIEF_CONFIG": str(tmp_path / "config.toml"), "PULSE_SERVER": "unix:/nonexistent/pulse"}
     voicerelief("config", "set", "input_device", "USB Speakerphone", env=env)

@@ -13,6 +13,7 @@ import soundfile
 from audio_rig import AUDIBLE_RMS, AudioRig, RunningApp
 from test_audio_loop import answer, episode_begun_yesterday, walk_a_short_flow
 from voicerelief.echo_cancel import SINK_NAME, SOURCE_NAME
+from voicerelief.own_voice import OwnVoiceCanceller, PlayedSound, cancelled_by
 
 
 def loaded_cancellers(rig: AudioRig) -> list[str]:
@@ -47,6 +48,13 @@ def stop_as_loud_as_the_assistant(rig: AudioRig, shared_data: Path, spoken_from:
     soundfile.write(wav, scaled, rate, subtype="PCM_16")
     return wav
 
+
+
+def test_the_apps_canceller_takes_out_what_the_speaker_told_it_would_play():
+    """Its sound told with the time it plays, an echo arriving 50 ms later at half its level is taken out; the echo
+    of sound it was not told of is left (the reference, not a plain suppressor, does the work)."""
+    assert cancelled_by(told=True) >= 20.0
+    assert cancelled_by(told=False) < 3.0
 
 def test_loaded_for_the_run_only_and_again_after_the_sound_server_restarts(rig, tmp_path):
     # As a run killed before it could unload its canceller leaves it.

@@ -5,14 +5,13 @@ microphone stamps them."""
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterator
 
 import numpy as np
 import pytest
 import soundfile
+from recorded_room import RecordedRoom
 
 from voicerelief.listener import Command, Listener
-from voicerelief.recognizer import BLOCK_SECONDS
 from voicerelief.session import Expect, heard_in_state
 from voicerelief.synthesize import noise_at_level
 from voicerelief.voice_gate import frame_levels_dbfs
@@ -25,28 +24,6 @@ REPLY_GAP_SECONDS = 0.03
 # A speaker that says so this late after the sound ended (a busy machine): blocks read in between are muted.
 LATE_BY_SECONDS = 0.4
 CLIPS = 12
-
-
-class TimedRoom:
-    """16-bit samples in 0.1 s blocks stamped from ``start``, as the microphone stamps its capture; at a set
-    stamp, ``at_time`` is called once, before that block is handed over."""
-
-    def __init__(self, samples: np.ndarray, start: float, call_at: float, at_time: Callable[[], None]) -> None:
-        self.rate = RATE
-        self.samples = samples
-        self.start = start
-        self.call_at = call_at
-        self.at_time = at_time
-
-    def timed_blocks(self) -> Iterator[tuple[float, bytes]]:
-        size = int(RATE * BLOCK_SECONDS)
-        called = False
-        for index, first in enumerate(range(0, len(self.samples), size)):
-            captured_at = self.start + index * BLOCK_SECONDS
-            if not called and captured_at >= self.call_at:
-                self.at_time()
-                called = True
-            yield captured_at, self.samples[first:first + size].tobytes()
 
 
 def onset_seconds(samples: np.ndarray) -> float:
@@ -77,7 +54,7 @@ def replies_heard(vosk_model, table, clips, sound_ends_told_late: bool, muted: b
         if muted and not sound_ends_told_late:
             tell()
         stream = reply_stream(clip, onset_seconds(clip), SOUND_ENDS_SECONDS + REPLY_GAP_SECONDS)
-        listener.listen(TimedRoom(stream, start, sound_ends_at + LATE_BY_SECONDS, tell))
+        listener.listen(RecordedRoom(stream, RATE, start, (sound_ends_at + LATE_BY_SECONDS, tell)))
         if [item.heard.text for item in passed_on if isinstance(item, Command)] == ["no"]:
             heard.append(path)
     return heard

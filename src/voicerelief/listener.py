@@ -61,6 +61,8 @@ BARGE_IN_WITH_ECHO_CANCELLATION = BargeInRule(
     ("stop", "pause", "cancel", "help", "emergency", "call_help", "wet_myself", "legs_numb"), confidence=0.7)
 # A prompt paused for a voice goes on after this long without one, if no barge-in phrase was heard.
 QUIET_BEFORE_RESUMING_SECONDS = 0.6
+# What a paused prompt's voice is heard from: the blocks up to the one it was found in, 0.3 s.
+PRE_ROLL_BLOCKS = 3
 # Enough of the assistant's latest lines to judge every block still queued behind them.
 SPOKEN_SPANS_KEPT = 8
 # Enough for a speaker that says late when its sound ended (a busy machine): 1 s.
@@ -228,23 +230,6 @@ class Listener:
         self.stopped.set()
         self._close()
 
-    @staticmethod
-    def _pause_for_voice(own_voice: OwnVoiceControl, onset: VoiceOnset, captured_at: float, block: bytes,
-                         rate: int, voice_until: float | None) -> float | None:
-        """Pause the prompt when a voice begins over it, and resume it once that voice has been quiet a while;
-        returns when the voice was last loud, or None when not paused."""
-        seconds = len(block) / 2 / rate
-        if not own_voice.played.onsets_hidden(captured_at, seconds) and onset.heard(block):
-            if voice_until is None:
-                log.debug("a voice over the prompt: pausing it")
-                own_voice.pause()
-            return captured_at + seconds
-        if voice_until is not None and captured_at + seconds - voice_until >= QUIET_BEFORE_RESUMING_SECONDS:
-            log.debug("no barge-in phrase came: going on with the prompt")
-            own_voice.resume()
-            return None
-        return voice_until
-
     def _record(self, blocks: list[bytes], rate: int, heard: Heard) -> None:
         """Keep what was heard, only when the person asked for it with --record-audio."""
         assert self.record_dir is not None
@@ -289,10 +274,12 @@ class Listener:
         barge = BargeIn(self.model, self.table, microphone.rate, self.barge_in_now)
         own_voice = self.own_voice
         canceller = OwnVoiceCanceller(own_voice.played, microphone.rate) if own_voice else None
-        onset = VoiceOnset(microphone.rate)
-        # While a prompt is paused for a voice: the capture time that voice was last loud.
-        paused_for_voice_until: float | None = None
+        pause = None
+        if own_voice is not None:
+            pause = PauseForVoice(own_voice, microphone.rate, lambda: BargeIn(self.model, self.table, microphone.rate,
+                                                                              self.barge_in_now))
         was_speaking = False
+        cut_short = False
         # Blocks judged spoken over, kept in case the speaker then says its sound ended before they were captured.
         held: deque[tuple[float, bytes]] = deque(maxlen=HELD_BLOCKS)
         utterance: list[bytes] = []
@@ -342,28 +329,78 @@ class Listener:
                 if not was_speaking or barge.prompt_words != self.prompt_words:
                     barge.expect_echo_of(self.prompt_words)
                     was_speaking = True
-                heard = barge.accept(block)
+                heard = None if cut_short else barge.accept(block)
+                if heard is None and pause is not None and not cut_short:
+                    heard = pause.accept(captured_at, block, self.prompt_words)
                 if heard is not None:
+                    # The rest of the word must not cut the next prompt short too.
+                    cut_short = True
                     log.debug("barge-in: %r (read %.2f s after capture)", heard.text, time.monotonic() - captured_at)
-                    paused_for_voice_until = None
+                    if pause is not None:
+                        pause.reset()
                     self.on_barge_in()
                     self.post(Command(heard))
-                elif own_voice is not None:
-                    paused_for_voice_until = self._pause_for_voice(own_voice, onset, captured_at, block,
-                                                                   microphone.rate, paused_for_voice_until)
                 if not unspoken:
                     held.append((captured_at, block))
                     continue
             if was_speaking:
                 commands.reset()
                 was_speaking = False
-                paused_for_voice_until = None
+                cut_short = False
+                if pause is not None:
+                    pause.reset()
                 utterance.clear()
                 for held_at, held_block in held:
                     if late := self.unspoken_part(held_at, held_block, microphone.rate):
                         hear(late)
                 held.clear()
             hear(unspoken)
+
+
+class PauseForVoice:
+    """While the assistant speaks with its voice cancelled: a voice beginning over a prompt pauses it, and that
+    voice is heard afresh by a barge-in recognizer, from a little before it began; once it has been quiet a while,
+    the prompt goes on."""
+
+    def __init__(self, control: OwnVoiceControl, rate: int, barge_in: Callable[[], BargeIn]) -> None:
+        self.control = control
+        self.rate = rate
+        self.barge_in = barge_in
+        self.onset = VoiceOnset(rate)
+        self.recent: deque[bytes] = deque(maxlen=PRE_ROLL_BLOCKS)
+        self.hearing: BargeIn | None = None
+        self.voice_until = 0.0
+
+    def accept(self, captured_at: float, block: bytes, prompt_words: frozenset[str]) -> Heard | None:
+        """A barge-in phrase heard in the paused prompt's silence, else None. The prompt's words stay in the
+        grammar: what the canceller's suppressor leaves of a word's start is more like one of them than like a
+        phrase."""
+        self.recent.append(block)
+        seconds = len(block) / 2 / self.rate
+        if not self.control.played.onsets_hidden(captured_at, seconds) and self.onset.heard(block):
+            self.voice_until = captured_at + seconds
+            if self.hearing is None:
+                log.debug("a voice over the prompt: pausing it")
+                self.control.pause()
+                self.hearing = self.barge_in()
+                self.hearing.expect_echo_of(prompt_words)
+                return self._hear(list(self.recent))
+        elif self.hearing is not None and captured_at + seconds - self.voice_until >= QUIET_BEFORE_RESUMING_SECONDS:
+            log.debug("no barge-in phrase came (heard %r): going on with the prompt", self.hearing.words_so_far())
+            self.control.resume()
+            self.hearing = None
+        return self._hear([block]) if self.hearing is not None else None
+
+    def reset(self) -> None:
+        self.hearing = None
+        self.recent.clear()
+
+    def _hear(self, blocks: list[bytes]) -> Heard | None:
+        assert self.hearing is not None
+        for block in blocks:
+            if (heard := self.hearing.accept(block)) is not None:
+                return heard
+        return None
 
 
 class BargeIn:
@@ -410,6 +447,12 @@ class BargeIn:
             return Heard(phrase, self.phrases[phrase], min(w["conf"] for w in tail))
         log.debug("barge-in candidate %r rejected: %s", phrase, tail)
         return None
+
+    def words_so_far(self) -> str:
+        """What the decoder makes of the utterance so far (which it then ends)."""
+        assert self._recognizer is not None
+        return " ".join(f"{word['word']}:{word['conf']:.2f}"
+                        for word in json.loads(self._recognizer.FinalResult()).get("result", []))
 
     def _phrase_ending(self, words: list[str]) -> str | None:
         """The longest listed phrase the words end with, unless the prompt itself says a word of it."""
