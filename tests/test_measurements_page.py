@@ -28,7 +28,7 @@ def test_a_changed_figure_shows_and_a_result_older_than_its_code_says_so(tmp_pat
     result["measured"][changed] = "0" * 16
     (results / "barge_in.json").write_text(json.dumps(result))
     page = publish.render(results)
-    assert f"| -6 dB | on | {row['prompt']['heard']} of {row['prompt']['trials']} " in page
+    assert f"| -6 dB | in the app | {row['prompt']['heard']} of {row['prompt']['trials']} " in page
     assert any(Path(changed).name in files.split(", ") for files in stale_marks(page))
 
 

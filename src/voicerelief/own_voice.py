@@ -33,9 +33,10 @@ ONSET_FRAME_SECONDS = 0.02
 # A syllable, not a click: the canceller's brief slips (a stream starting, the room changing) last less.
 ONSET_LOUD_FRAMES = 3
 # When a stream starts, the canceller finds the sound's delay anew (each stream's differs), and during a
-# chime (pure tones it may not have met yet) its residual can pass for a voice: up to 0.8 s in the rig.
+# chime (pure tones it may not have met yet) its residual can pass for a voice. 0.6 s let some through in the
+# rig while blocks were timed by their capture stamps; shorter has not been tried since.
 SETTLE_SECONDS = 1.0
-# A resumed prompt's first words after its silence: the same, briefer (0.6 s let none through in the rig).
+# A resumed prompt's first words after its silence.
 RESUME_SETTLE_SECONDS = 0.6
 
 
