@@ -61,6 +61,11 @@ BARGE_IN_WITH_ECHO_CANCELLATION = BargeInRule(
     ("stop", "pause", "cancel", "help", "emergency", "call_help", "wet_myself", "legs_numb"), confidence=0.7)
 # A prompt paused for a voice goes on after this long without one, if no barge-in phrase was heard.
 QUIET_BEFORE_RESUMING_SECONDS = 0.6
+# A barge-in phrase is said within this long of its start ("my legs are numb" takes about 1.2 s); a voice
+# that goes on is someone else talking (a television), and the prompt goes on over it.
+LONGEST_PAUSE_FOR_VOICE_SECONDS = 1.5
+# Once for the phrase and once more for a person saying it again; none after a voice that talked on.
+PAUSES_PER_PROMPT = 2
 # What a paused prompt's voice is heard from: the blocks up to the one it was found in, 0.3 s.
 PRE_ROLL_BLOCKS = 3
 # Enough of the assistant's latest lines to judge every block still queued behind them.
@@ -129,6 +134,15 @@ class OwnVoiceControl:
     played: PlayedSound
     pause: Callable[[], None]
     resume: Callable[[], None]
+
+
+@dataclass(frozen=True)
+class HeardBlock:
+    """A block from the microphone with the assistant's voice taken out, and as it came. The canceller's
+    suppressor takes the start of a word said over the voice out with the voice; the sound as it came keeps it."""
+
+    cancelled: bytes
+    raw: bytes
 
 
 class Listener:
@@ -322,6 +336,7 @@ class Listener:
             if self.spoken and self.spoken[-1][1] is None and time.monotonic() - self.spoken[-1][0] > MAX_MUTE_SECONDS:
                 log.warning("Muting lasted too long; listening again.")
                 self.done_speaking(time.monotonic())
+            raw = block
             if canceller is not None:
                 block = canceller.clean(captured_at, block)
             unspoken = self.unspoken_part(captured_at, block, microphone.rate)
@@ -331,7 +346,7 @@ class Listener:
                     was_speaking = True
                 heard = None if cut_short else barge.accept(block)
                 if heard is None and pause is not None and not cut_short:
-                    heard = pause.accept(captured_at, block, self.prompt_words)
+                    heard = pause.accept(captured_at, HeardBlock(block, raw), self.prompt_words)
                 if heard is not None:
                     # The rest of the word must not cut the next prompt short too.
                     cut_short = True
@@ -359,47 +374,60 @@ class Listener:
 
 class PauseForVoice:
     """While the assistant speaks with its voice cancelled: a voice beginning over a prompt pauses it, and that
-    voice is heard afresh by a barge-in recognizer, from a little before it began; once it has been quiet a while,
-    the prompt goes on."""
+    voice is heard afresh by barge-in recognizers, from a little before it began; once it has been quiet a while,
+    or has gone on too long to be a barge-in phrase, the prompt goes on."""
 
     def __init__(self, control: OwnVoiceControl, rate: int, barge_in: Callable[[], BargeIn]) -> None:
         self.control = control
         self.rate = rate
         self.barge_in = barge_in
         self.onset = VoiceOnset(rate)
-        self.recent: deque[bytes] = deque(maxlen=PRE_ROLL_BLOCKS)
-        self.hearing: BargeIn | None = None
+        self.recent: deque[HeardBlock] = deque(maxlen=PRE_ROLL_BLOCKS)
+        self.hearing: list[tuple[str, BargeIn]] = []
+        self.paused_at = 0.0
         self.voice_until = 0.0
+        self.pauses = 0
 
-    def accept(self, captured_at: float, block: bytes, prompt_words: frozenset[str]) -> Heard | None:
+    def accept(self, captured_at: float, block: HeardBlock, prompt_words: frozenset[str]) -> Heard | None:
         """A barge-in phrase heard in the paused prompt's silence, else None. The prompt's words stay in the
         grammar: what the canceller's suppressor leaves of a word's start is more like one of them than like a
         phrase."""
         self.recent.append(block)
-        seconds = len(block) / 2 / self.rate
-        if not self.control.played.onsets_hidden(captured_at, seconds) and self.onset.heard(block):
-            self.voice_until = captured_at + seconds
-            if self.hearing is None:
+        seconds = len(block.cancelled) / 2 / self.rate
+        ends = captured_at + seconds
+        if not self.control.played.onsets_hidden(captured_at, seconds) and self.onset.heard(block.cancelled):
+            self.voice_until = ends
+            if not self.hearing and self.pauses < PAUSES_PER_PROMPT:
                 log.debug("a voice over the prompt: pausing it")
                 self.control.pause()
-                self.hearing = self.barge_in()
-                self.hearing.expect_echo_of(prompt_words)
+                self.pauses += 1
+                self.paused_at = captured_at
+                self.hearing = [("cancelled", self.barge_in()), ("raw", self.barge_in())]
+                for _, hearing in self.hearing:
+                    hearing.expect_echo_of(prompt_words)
                 return self._hear(list(self.recent))
-        elif self.hearing is not None and captured_at + seconds - self.voice_until >= QUIET_BEFORE_RESUMING_SECONDS:
-            log.debug("no barge-in phrase came (heard %r): going on with the prompt", self.hearing.words_so_far())
+        talking_on = ends - self.paused_at >= LONGEST_PAUSE_FOR_VOICE_SECONDS
+        if self.hearing and (talking_on or ends - self.voice_until >= QUIET_BEFORE_RESUMING_SECONDS):
+            log.debug("no barge-in phrase came (heard %s): going on with the prompt",
+                      "; ".join(f"{kind}: {hearing.words_so_far()!r}" for kind, hearing in self.hearing))
             self.control.resume()
-            self.hearing = None
-        return self._hear([block]) if self.hearing is not None else None
+            self.hearing = []
+            if talking_on:
+                self.pauses = PAUSES_PER_PROMPT
+        return self._hear([block]) if self.hearing else None
 
     def reset(self) -> None:
-        self.hearing = None
+        """A new prompt: its voice is heard afresh."""
+        self.hearing = []
         self.recent.clear()
+        self.pauses = 0
 
-    def _hear(self, blocks: list[bytes]) -> Heard | None:
-        assert self.hearing is not None
+    def _hear(self, blocks: list[HeardBlock]) -> Heard | None:
         for block in blocks:
-            if (heard := self.hearing.accept(block)) is not None:
-                return heard
+            for kind, hearing in self.hearing:
+                if (heard := hearing.accept(block.raw if kind == "raw" else block.cancelled)) is not None:
+                    log.debug("the barge-in phrase was heard in the %s sound", kind)
+                    return heard
         return None
 
 

@@ -32,10 +32,11 @@ ONSET_ABOVE_RESIDUAL_DB = 20.0
 ONSET_FRAME_SECONDS = 0.02
 # A syllable, not a click: the canceller's brief slips (a stream starting, the room changing) last less.
 ONSET_LOUD_FRAMES = 3
-# When a stream starts, the canceller finds the sound's delay anew (each stream's differs), and during a
-# chime (pure tones it may not have met yet) its residual can pass for a voice. 0.6 s let some through in the
-# rig while blocks were timed by their capture stamps; shorter has not been tried since.
-SETTLE_SECONDS = 1.0
+# When a stream starts, the canceller finds the sound's delay anew (each stream's differs). 1 s, and the chime's
+# length on top, was needed while blocks were timed by their jittering capture stamps; with blocks timed by
+# counting samples, 0.4 s from the first sound let no false pause through in the rig (bench/barge_in.py counts
+# them), and a "stop" said during the alarm's chime is heard.
+SETTLE_SECONDS = 0.4
 # A resumed prompt's first words after its silence.
 RESUME_SETTLE_SECONDS = 0.6
 

@@ -236,13 +236,10 @@ class Speaker:
         try:
             parts = self.renderer.speech(text)
             samples, rate = read_rendered(next(parts), self.renderer.voice.volume)
-            settle = SETTLE_SECONDS
             if urgency:
-                tones = soxr_to(chime(urgency), CHIME_RATE, rate)
-                samples = np.concatenate([tones, samples])
-                settle += len(tones) / rate
+                samples = np.concatenate([soxr_to(chime(urgency), CHIME_RATE, rate), samples])
             with while_playing() as sound_ends:
-                self._play(self._then_the_rest(samples, rate, parts), rate, sound_ends, settle)
+                self._play(self._then_the_rest(samples, rate, parts), rate, sound_ends, SETTLE_SECONDS)
             if self.failed:
                 log.warning("Speech output works again.")
             self.failed = False
