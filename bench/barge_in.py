@@ -38,7 +38,7 @@ import numpy as np
 import soundfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from audio_rig import AUDIBLE_RMS, AudioRig, RunningApp  # noqa: E402
+from audio_rig import AUDIBLE_RMS, AudioRig, RunningApp, scaled_to  # noqa: E402
 from harness import FIRST_SAFETY_QUESTIONS  # noqa: E402
 from stamp import result_stamp  # noqa: E402
 
@@ -70,20 +70,12 @@ class StopClip:
     last_sound_s: float  # the recording's last audible 10 ms, from its first sample
 
 
-def active_rms(samples: np.ndarray, rate: int) -> float:
-    """RMS over the 10 ms chunks within 30 dB of the loudest: the level of the speech, not of its pauses."""
-    chunk = rate // 100
-    levels = np.sqrt(np.mean(samples[: len(samples) // chunk * chunk].reshape(-1, chunk) ** 2, axis=1))
-    loud = levels[levels > levels.max() * 10 ** (-30 / 20)]
-    return float(np.sqrt(np.mean(loud ** 2)))
-
-
 def stop_clips(folder: Path, speech_rms: float) -> list[StopClip]:
     """Every "stop" recording, scaled so its speech is as loud as the assistant's, with its last sound."""
     clips = []
     for path in sorted((shared_data_dir() / "speech-commands-dev" / "stop").glob("*.wav")):
         samples, rate = soundfile.read(path, dtype="float32")
-        scaled = np.clip(samples * speech_rms / active_rms(samples, rate), -1, 1)
+        scaled = scaled_to(samples, rate, speech_rms)
         chunk = rate // 100
         levels = np.sqrt(np.mean(scaled[: len(scaled) // chunk * chunk].reshape(-1, chunk) ** 2, axis=1))
         wav = folder / f"stop-{path.stem}.wav"
@@ -114,8 +106,7 @@ def assistant_speech_rms(rig: AudioRig, data_dir: Path, settings: Path) -> float
     try:
         printed = app.wait_for("Say hey relief to begin")
         app.wait_until_done_talking(rig)
-        levels = np.array([rms for at, rms in list(rig.levels) if at >= printed and rms > AUDIBLE_RMS])
-        return float(np.sqrt(np.mean(levels ** 2)))
+        return rig.speech_level_since(printed)
     finally:
         app.stop()
 

@@ -224,6 +224,7 @@ SECTIONS = (
     Section("dialogue", "Understood from the floor", dialogue),
     printed_section("help_phrases"),
     Section("barge_in", "\"Stop\" over the assistant's own voice", barge_in),
+    printed_section("echo_cost"),
     printed_section("alert"),
     printed_section("voice"),
     printed_section("voice_instructions"),

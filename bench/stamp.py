@@ -37,6 +37,7 @@ MEASURES: dict[str, tuple[str, ...]] = {
     "instructions": (*_HEARING, "src/voicerelief/listener.py", "src/voicerelief/microphone.py",
                      "bench/instructions.py"),
     "loop": ("src/voicerelief", "bench/loop.py"),
+    "echo_cost": ("src/voicerelief", "bench/loop.py", "bench/echo_cost.py"),
     "alert": ("src/voicerelief/alert_delivery.py", "src/voicerelief/carers.py", "src/voicerelief/home_assistant.py",
               "bench/alert.py"),
     "voice": ("src/voicerelief/speak.py", "src/voicerelief/natural_voice.py", "src/voicerelief/content",

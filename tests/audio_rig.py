@@ -38,6 +38,19 @@ AUDIBLE_RMS = 0.01
 MICROPHONE_AUDIBLE_RMS = 0.003
 
 
+def speech_level(samples: np.ndarray, rate: int) -> float:
+    """The RMS of a recording over its 10 ms chunks within 30 dB of the loudest: its speech, not its pauses."""
+    chunk = rate // 100
+    levels = np.sqrt(np.mean(samples[:len(samples) // chunk * chunk].reshape(-1, chunk) ** 2, axis=1))
+    loud = levels[levels > levels.max() * 10 ** (-30 / 20)]
+    return float(np.sqrt(np.mean(loud ** 2)))
+
+
+def scaled_to(samples: np.ndarray, rate: int, level: float) -> np.ndarray:
+    """A recording scaled so its speech has the RMS ``level``."""
+    return np.clip(samples * level / speech_level(samples, rate), -1, 1)
+
+
 class AudioRig:
     def __init__(self, folder: Path, without_modules: tuple[str, ...] = ()) -> None:
         """``without_modules``: sound server modules this server lacks, as a system without them would."""
@@ -188,6 +201,11 @@ class AudioRig:
         # An empty window would make "quiet" true of nothing at all.
         assert chunks, f"no speaker levels were read between {start:.2f} and {end:.2f}"
         return sum(rms > threshold for rms in chunks) / len(chunks)
+
+    def speech_level_since(self, start: float) -> float:
+        """The RMS of the speaker's sound since ``start``, over its audible chunks: how loud the assistant speaks."""
+        playing = np.array([rms for at, rms in list(self.levels) if at >= start and rms > AUDIBLE_RMS])
+        return float(np.sqrt(np.mean(playing ** 2)))
 
     def first_sound_after(self, start: float, threshold: float = AUDIBLE_RMS) -> float | None:
         for at, rms in list(self.levels):

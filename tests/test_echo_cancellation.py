@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-from audio_rig import AUDIBLE_RMS, AudioRig, RunningApp
+from audio_rig import AUDIBLE_RMS, AudioRig, RunningApp, scaled_to
 from test_audio_loop import answer, episode_begun_yesterday, walk_a_short_flow
 from voicerelief.echo_cancel import SINK_NAME, SOURCE_NAME
 from voicerelief.own_voice import OwnVoiceCanceller, PlayedSound, cancelled_by
@@ -36,15 +36,19 @@ def in_the_app(tmp_path: Path) -> Path:
 
 def as_loud_as_the_assistant(rig: AudioRig, recording: Path, spoken_from: float, folder: Path) -> Path:
     """A real recording, scaled so its speech is as loud as the assistant's was on the speaker since ``spoken_from``."""
-    playing = np.array([rms for at, rms in list(rig.levels) if at >= spoken_from and rms > AUDIBLE_RMS])
+    samples, rate = soundfile.read(recording, dtype="float32")
+    wav = folder / "word.wav"
+    soundfile.write(wav, scaled_to(samples, rate, rig.speech_level_since(spoken_from)), rate, subtype="PCM_16")
+    return wav
+
+
+def speech_only(recording: Path) -> np.ndarray:
+    """A recording from its first to its last sound within 30 dB of its loudest: talk without the quiet around it."""
     samples, rate = soundfile.read(recording, dtype="float32")
     chunk = rate // 100
     levels = np.sqrt(np.mean(samples[:len(samples) // chunk * chunk].reshape(-1, chunk) ** 2, axis=1))
-    speech = levels[levels > levels.max() * 10 ** (-30 / 20)]
-    scaled = np.clip(samples * float(np.sqrt(np.mean(playing ** 2))) / float(np.sqrt(np.mean(speech ** 2))), -1, 1)
-    wav = folder / "word.wav"
-    soundfile.write(wav, scaled, rate, subtype="PCM_16")
-    return wav
+    loud = np.flatnonzero(levels > levels.max() * 10 ** (-30 / 20))
+    return samples[loud[0] * chunk:(loud[-1] + 1) * chunk]
 
 
 def silent_for(rig: AudioRig, start: float, end: float, seconds: float) -> bool:
@@ -59,6 +63,7 @@ def silent_for(rig: AudioRig, start: float, end: float, seconds: float) -> bool:
         if quiet_since is not None and at - quiet_since >= seconds:
             return True
     return False
+
 
 def test_the_apps_canceller_takes_out_what_the_speaker_told_it_would_play():
     """Its sound told with the time it plays, an echo arriving 50 ms later at half its level is taken out; the echo
@@ -162,6 +167,43 @@ def test_talking_over_a_prompt_leaking_in_at_minus_6_db_pauses_it_and_it_goes_on
         assert silent_for(rig, paused - 0.1, paused + 0.3, seconds=0.6), "the speaker did not fall silent"
         assert rig.first_sound_after(resumed) is not None, "the prompt did not go on"
         assert not [line for line in app.errors[logged:] if "barge-in: '" in line or ": heard '" in line]
+    finally:
+        app.stop()
+        rig.loop_speaker_into_microphone(False)
+
+
+def test_someone_talking_on_over_a_prompt_holds_it_up_once_and_briefly(rig, tmp_path, shared_data):
+    """A television's talk is no barge-in phrase and does not stop: the prompt it pauses goes on while the talk goes
+    on (before, it waited for the talk to end, up to 5 s), and that prompt is not paused again."""
+    rig.loop_speaker_into_microphone(True, leak_db=-12.0)
+    app = RunningApp(rig, tmp_path / "data", settings=in_the_app(tmp_path))
+    try:
+        app.wait_for("Say hey relief to begin")
+        app.wait_for_log("echo cancellation is on, in the app")
+        app.wait_until_done_talking(rig)
+        began, _ = rig.speak("hey relief start")
+        printed = app.wait_for("not a doctor", after=began)
+        while (first := rig.first_sound_after(printed)) is None:
+            time.sleep(0.02)
+        time.sleep(max(0.0, first + 1.0 - time.monotonic()))
+        talk = tmp_path / "talk.wav"
+        clips = sorted((shared_data / "background-dev" / "speech").glob("*.flac"))[:3]
+        soundfile.write(talk, np.concatenate([speech_only(clip) for clip in clips]), 16000)
+        wav = as_loud_as_the_assistant(rig, talk, first, tmp_path)
+        logged = len(app.errors)
+        television = subprocess.Popen(["paplay", "--device=mic_feed", str(wav)], env=rig.env)
+        try:
+            paused = app.wait_for_log_after(logged, "speech paused", timeout=5)
+            resumed = app.wait_for_log_after(logged, "speech resumed", timeout=6)
+            done = app.wait_for_log_after(logged, "said 'session.disclaimer'", timeout=30)
+            talked_to_the_end = television.poll() is None
+        finally:
+            television.kill()
+        assert resumed - paused < 2.0, "the prompt waited for the talk to end"
+        during = [line for at, line in zip(app.logged_at[logged:], app.errors[logged:]) if at <= done]
+        assert sum("speech paused" in line for line in during) == 1
+        assert not [line for line in during if "barge-in: '" in line or ": heard '" in line]
+        assert talked_to_the_end, "the talk ended before the prompt did: one pause proves nothing"
     finally:
         app.stop()
         rig.loop_speaker_into_microphone(False)

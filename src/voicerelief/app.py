@@ -327,7 +327,7 @@ def run_voice(content: Content, store: Store, model_option: Path | None, input_d
     else:
         cancellation.start()
     try:
-        return _run_voice(content, store, model_option, input_device, output_device, clock, record_dir, config,
+        return _run_voice(content, store, model_option, input_device, output_device, clock, record_dir, settings,
                           wait_for_microphone, cancellation, played)
     finally:
         cancellation.stop()
@@ -335,14 +335,14 @@ def run_voice(content: Content, store: Store, model_option: Path | None, input_d
 
 def _run_voice(content: Content, store: Store, model_option: Path | None, input_device: str | None,
                output_device: str | None, clock: Clock | None, record_dir: Path | None,
-               config: Config | None, wait_for_microphone: bool, cancellation: EchoCancellationKeeper,
+               settings: Config, wait_for_microphone: bool, cancellation: EchoCancellationKeeper,
                played: PlayedSound | None) -> int:
     from voicerelief.listener import (BARGE_IN, BARGE_IN_WITH_ECHO_CANCELLATION, BargeInRule, Command, Listener,
                                       Notice, OwnVoiceControl)
     from voicerelief.models import find_model
     from voicerelief.recognizer import load_model
 
-    out = VoiceOut(True, output_device, store=store, defaults=config, played=played)
+    out = VoiceOut(True, output_device, store=store, defaults=settings, played=played)
     try:
         model = load_model(find_model(model_option), content.table)
     except ModelError as error:
@@ -372,7 +372,7 @@ def _run_voice(content: Content, store: Store, model_option: Path | None, input_
     if played is not None and out.speaker is not None:
         own_voice = OwnVoiceControl(played, out.speaker.pause, out.speaker.resume)
     listener = Listener(model, content.table, input_device, post, session_active, out.interrupt, record_dir,
-                        voice_gate=(config or Config()).voice_gate, barge_in_rule=barge_in_rule,
+                        voice_gate=settings.voice_gate, barge_in_rule=barge_in_rule,
                         own_voice=own_voice)
     out.muting = (listener.start_speaking, listener.done_speaking)
     runner.listen_for = listener.expect

@@ -71,7 +71,6 @@ class PlayedSound:
         self._changed = threading.Condition()
         self._stretches: deque[Stretch] = deque(maxlen=STRETCHES_KEPT)
         self._playing = False
-        self._last_sound = float("-inf")
 
     def begin(self) -> None:
         """A stream opens: what it plays is told before it is played."""
@@ -81,7 +80,6 @@ class PlayedSound:
     def will_play(self, samples: np.ndarray, rate: int, begins: float, settle_seconds: float = 0.0) -> None:
         with self._changed:
             self._stretches.append(Stretch(begins, samples, rate, begins + settle_seconds))
-            self._last_sound = max(self._last_sound, begins + len(samples) / rate)
             self._changed.notify_all()
 
     def cut(self, at: float) -> None:
@@ -91,7 +89,6 @@ class PlayedSound:
                 if stretch.ends > at:
                     stretch.samples = stretch.samples[:max(0, int((at - stretch.begins) * stretch.rate))]
                     stretch.at_rate.clear()
-            self._last_sound = min(self._last_sound, at)
             self._changed.notify_all()
 
     def end(self) -> None:
@@ -115,7 +112,7 @@ class PlayedSound:
     def idle_since(self, moment: float) -> bool:
         """Whether nothing has played since ``moment`` nor is about to."""
         with self._changed:
-            return not self._playing and self._last_sound < moment
+            return not self._playing and self._known_until() < moment
 
     def onsets_hidden(self, start: float, seconds: float) -> bool:
         """Whether any of this span falls in a stretch's settling time."""
