@@ -75,14 +75,15 @@ def barge_in(result: dict) -> str:
             "server at each leak, relative to the person: at 0 dB the assistant's voice reaches the microphone as "
             "loud as their \"stop\" (real recordings of 20 speakers' \"stop\", scaled to the assistant's speech "
             "level). The canceller is the app's own (WebRTC's AEC3 fed what the speaker plays): a voice starting over "
-            "a prompt pauses it, so the rest of the word is heard without it. Each trial is a fresh "
+            "a prompt pauses it, so the rest of the word is heard without it, decoded both in the cancelled sound and "
+            "as the microphone gave it. Each trial is a fresh "
             "`voicerelief run` (so a fresh canceller), \"stop\" at a random point of "
             "the disclaimer after \"hey relief start\" or of the ice alarm. Stop to silence runs from the "
             "recording's last audible 10 ms to the speaker's last audible 10 ms of the prompt, both on the "
             "server's monitors; below zero, the speaker fell silent before the word ended (it pauses at the word's "
             "first sound). \"Paused by its own voice\" counts prompts paused before any \"stop\" was played. The "
-            "sound server's canceller (`echo_canceller = \"sound-server\"`), measured by this bench at commit 30aa4b9, "
-            "heard about as many in all (its result: `git show 0d98433:bench/results/barge_in.json`).\n\n" + "\n".join(rows) + "\n")
+            "sound server's canceller (`echo_canceller = \"sound-server\"`) was last measured by this bench at commit "
+            "30aa4b9, before the app's changes since (its result: `git show 0d98433:bench/results/barge_in.json`).\n\n" + "\n".join(rows) + "\n")
 
 
 DIALOGUE_COLUMNS = (
