@@ -38,12 +38,21 @@ AUDIBLE_RMS = 0.01
 MICROPHONE_AUDIBLE_RMS = 0.003
 
 
-def speech_level(samples: np.ndarray, rate: int) -> float:
-    """The RMS of a recording over its 10 ms chunks within 30 dB of the loudest: its speech, not its pauses."""
+def chunk_levels(samples: np.ndarray, rate: int) -> np.ndarray:
+    """The RMS of each 10 ms of a recording."""
     chunk = rate // 100
-    levels = np.sqrt(np.mean(samples[:len(samples) // chunk * chunk].reshape(-1, chunk) ** 2, axis=1))
-    loud = levels[levels > levels.max() * 10 ** (-30 / 20)]
-    return float(np.sqrt(np.mean(loud ** 2)))
+    return np.sqrt(np.mean(samples[:len(samples) // chunk * chunk].reshape(-1, chunk) ** 2, axis=1))
+
+
+def speech_chunks(levels: np.ndarray) -> np.ndarray:
+    """Which chunks, by their levels, are within 30 dB of the loudest: the speech, not its pauses."""
+    return levels > levels.max() * 10 ** (-30 / 20)
+
+
+def speech_level(samples: np.ndarray, rate: int) -> float:
+    """The RMS of a recording over its speech chunks."""
+    levels = chunk_levels(samples, rate)
+    return float(np.sqrt(np.mean(levels[speech_chunks(levels)] ** 2)))
 
 
 def scaled_to(samples: np.ndarray, rate: int, level: float) -> np.ndarray:

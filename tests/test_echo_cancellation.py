@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-from audio_rig import AUDIBLE_RMS, AudioRig, RunningApp, scaled_to
+from audio_rig import AUDIBLE_RMS, AudioRig, RunningApp, chunk_levels, scaled_to, speech_chunks
 from test_audio_loop import answer, episode_begun_yesterday, walk_a_short_flow
 from voicerelief.echo_cancel import SINK_NAME, SOURCE_NAME
 from voicerelief.own_voice import OwnVoiceCanceller, PlayedSound, cancelled_by
@@ -45,10 +45,21 @@ def as_loud_as_the_assistant(rig: AudioRig, recording: Path, spoken_from: float,
 def speech_only(recording: Path) -> np.ndarray:
     """A recording from its first to its last sound within 30 dB of its loudest: talk without the quiet around it."""
     samples, rate = soundfile.read(recording, dtype="float32")
+    loud = np.flatnonzero(speech_chunks(chunk_levels(samples, rate)))
     chunk = rate // 100
-    levels = np.sqrt(np.mean(samples[:len(samples) // chunk * chunk].reshape(-1, chunk) ** 2, axis=1))
-    loud = np.flatnonzero(levels > levels.max() * 10 ** (-30 / 20))
     return samples[loud[0] * chunk:(loud[-1] + 1) * chunk]
+
+
+def disclaimer_begun(rig: AudioRig, app: RunningApp) -> float:
+    """Start a session with the app's canceller on; when the disclaimer's first sound left the speaker."""
+    app.wait_for("Say hey relief to begin")
+    app.wait_for_log("echo cancellation is on, in the app")
+    app.wait_until_done_talking(rig)
+    began, _ = rig.speak("hey relief start")
+    printed = app.wait_for("not a doctor", after=began)
+    while (first := rig.first_sound_after(printed)) is None:
+        time.sleep(0.02)
+    return first
 
 
 def silent_for(rig: AudioRig, start: float, end: float, seconds: float) -> bool:
@@ -147,13 +158,7 @@ def test_talking_over_a_prompt_leaking_in_at_minus_6_db_pauses_it_and_it_goes_on
     rig.loop_speaker_into_microphone(True, leak_db=-6.0)
     app = RunningApp(rig, tmp_path / "data", settings=in_the_app(tmp_path))
     try:
-        app.wait_for("Say hey relief to begin")
-        app.wait_for_log("echo cancellation is on, in the app")
-        app.wait_until_done_talking(rig)
-        began, _ = rig.speak("hey relief start")
-        printed = app.wait_for("not a doctor", after=began)
-        while (first := rig.first_sound_after(printed)) is None:
-            time.sleep(0.02)
+        first = disclaimer_begun(rig, app)
         # Into the long introduction: the canceller has met the voice, and much of the prompt is still to come.
         time.sleep(max(0.0, first + 2.5 - time.monotonic()))
         [recording] = sorted((shared_data / "speech-commands-dev" / "_unknown_").glob("bed_*.wav"))[:1]
@@ -178,13 +183,7 @@ def test_someone_talking_on_over_a_prompt_holds_it_up_once_and_briefly(rig, tmp_
     rig.loop_speaker_into_microphone(True, leak_db=-12.0)
     app = RunningApp(rig, tmp_path / "data", settings=in_the_app(tmp_path))
     try:
-        app.wait_for("Say hey relief to begin")
-        app.wait_for_log("echo cancellation is on, in the app")
-        app.wait_until_done_talking(rig)
-        began, _ = rig.speak("hey relief start")
-        printed = app.wait_for("not a doctor", after=began)
-        while (first := rig.first_sound_after(printed)) is None:
-            time.sleep(0.02)
+        first = disclaimer_begun(rig, app)
         time.sleep(max(0.0, first + 1.0 - time.monotonic()))
         talk = tmp_path / "talk.wav"
         clips = sorted((shared_data / "background-dev" / "speech").glob("*.flac"))[:3]
