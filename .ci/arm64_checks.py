@@ -92,7 +92,9 @@ def check_echo_canceller() -> tuple[bool, str]:
     from voicerelief.own_voice import cancelled_by
 
     taken_out = cancelled_by(told=True)
-    return taken_out >= 20.0, f"{taken_out:.1f} dB of a known echo taken out (at least 20)"
+    linear = cancelled_by(told=True, linear=True, delay=0.35)
+    return taken_out >= 20.0 and linear >= 15.0, (f"{taken_out:.1f} dB of a known echo taken out (at least 20); "
+                                                  f"{linear:.1f} dB by the linear filter, 0.35 s late (at least 15)")
 
 
 def main() -> None:
@@ -104,7 +106,7 @@ def main() -> None:
         ("recognize: clips heard right", lambda: check_right(clips)),
         ("run --text: start to the ice on", check_text_session),
         ("natural voice: its aarch64 wheels install and render a word", check_natural_voice),
-        ("echo canceller: the app's (AEC3) loads and takes an echo out", check_echo_canceller),
+        ("echo canceller: the app's (AEC3 and the linear filter) loads and takes an echo out", check_echo_canceller),
     ]
     for name, check in checks:
         try:

@@ -82,6 +82,43 @@ def test_the_apps_canceller_takes_out_what_the_speaker_told_it_would_play():
     assert cancelled_by(told=True) >= 20.0
     assert cancelled_by(told=False) < 3.0
 
+
+def test_the_linear_filter_finds_how_late_the_echo_comes_and_takes_it_out():
+    """Speex's filter reaches back 0.128 s; an echo 0.35 s late is taken out only because its delay was found."""
+    assert cancelled_by(told=True, linear=True, delay=0.35) >= 15.0
+    assert cancelled_by(told=False, linear=True, delay=0.35) < 3.0
+
+
+def test_a_word_said_over_an_echo_as_loud_as_it_keeps_its_start_in_the_linear_sound(shared_data):
+    """What the barge-in recognizer gets after a pause: the assistant's voice taken out, the person's word left whole,
+    from its first sound on."""
+    rate = 16000
+    word, word_rate = soundfile.read(sorted((shared_data / "speech-commands-dev" / "stop").glob("*.wav"))[0],
+                                     dtype="float32")
+    assert word_rate == rate
+    played_sound = (np.random.default_rng(30).standard_normal(6 * rate) * 0.1).astype(np.float32)
+    word = word * np.sqrt(np.mean(played_sound ** 2) / np.mean(word ** 2))
+    played = PlayedSound()
+    start = 1000.0
+    played.will_play(played_sound, rate, start)
+    lag, word_at = int(0.3 * rate), 4 * rate
+    heard = np.zeros(len(played_sound) + lag, np.float32)
+    heard[lag:] = played_sound
+    heard[word_at:word_at + len(word)] += word
+    canceller = OwnVoiceCanceller(played, rate)
+    block = rate // 10
+    linear = np.concatenate([
+        np.frombuffer(canceller.clean(start + at / rate, (heard[at:at + block] * 32767).astype(np.int16).tobytes())
+                      .linear, np.int16) for at in range(0, len(heard) - block + 1, block)]).astype(np.float32) / 32768
+    span = slice(word_at, word_at + len(word))
+    left_of_the_echo = linear[span] - word
+
+    def level(samples: np.ndarray) -> float:
+        return float(10 * np.log10(np.mean(samples ** 2) + 1e-12))
+
+    assert level(word) - level(heard[span] - word) < 1.0, "the echo is not as loud as the word"
+    assert level(word) - level(left_of_the_echo) >= 12.0
+
 def test_loaded_for_the_run_only_and_again_after_the_sound_server_restarts(rig, tmp_path):
     # As a run killed before it could unload its canceller leaves it.
     subprocess.run(["pactl", "load-module", "module-echo-cancel", f"source_name={SOURCE_NAME}",

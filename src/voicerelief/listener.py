@@ -34,7 +34,7 @@ from voicerelief.commands import UNKNOWN_WORD, PhraseTable
 from voicerelief.devices import rescan
 from voicerelief.errors import AudioDeviceError
 from voicerelief.microphone import Microphone
-from voicerelief.own_voice import OwnVoiceCanceller, PlayedSound, VoiceOnset
+from voicerelief.own_voice import CleanedBlock, OwnVoiceCanceller, PlayedSound, VoiceOnset
 from voicerelief.recognizer import CommandRecognizer, Heard
 from voicerelief.session import Expect
 from voicerelief.voice_gate import VoiceGate
@@ -134,15 +134,6 @@ class OwnVoiceControl:
     played: PlayedSound
     pause: Callable[[], None]
     resume: Callable[[], None]
-
-
-@dataclass(frozen=True)
-class HeardBlock:
-    """A block from the microphone with the assistant's voice taken out, and as it came. The canceller's
-    suppressor takes the start of a word said over the voice out with the voice; the sound as it came keeps it."""
-
-    cancelled: bytes
-    raw: bytes
 
 
 class Listener:
@@ -336,9 +327,8 @@ class Listener:
             if self.spoken and self.spoken[-1][1] is None and time.monotonic() - self.spoken[-1][0] > MAX_MUTE_SECONDS:
                 log.warning("Muting lasted too long; listening again.")
                 self.done_speaking(time.monotonic())
-            raw = block
-            if canceller is not None:
-                block = canceller.clean(captured_at, block)
+            cleaned = canceller.clean(captured_at, block) if canceller is not None else CleanedBlock(block, block)
+            block = cleaned.cancelled
             unspoken = self.unspoken_part(captured_at, block, microphone.rate)
             if len(unspoken) < len(block):
                 if not was_speaking or barge.prompt_words != self.prompt_words:
@@ -346,7 +336,7 @@ class Listener:
                     was_speaking = True
                 heard = None if cut_short else barge.accept(block)
                 if heard is None and pause is not None and not cut_short:
-                    heard = pause.accept(captured_at, HeardBlock(block, raw), self.prompt_words)
+                    heard = pause.accept(captured_at, cleaned, self.prompt_words)
                 if heard is not None:
                     # The rest of the word must not cut the next prompt short too.
                     cut_short = True
@@ -382,13 +372,13 @@ class PauseForVoice:
         self.rate = rate
         self.barge_in = barge_in
         self.onset = VoiceOnset(rate)
-        self.recent: deque[HeardBlock] = deque(maxlen=PRE_ROLL_BLOCKS)
+        self.recent: deque[CleanedBlock] = deque(maxlen=PRE_ROLL_BLOCKS)
         self.hearing: list[tuple[str, BargeIn]] = []
         self.paused_at = 0.0
         self.voice_until = 0.0
         self.pauses = 0
 
-    def accept(self, captured_at: float, block: HeardBlock, prompt_words: frozenset[str]) -> Heard | None:
+    def accept(self, captured_at: float, block: CleanedBlock, prompt_words: frozenset[str]) -> Heard | None:
         """A barge-in phrase heard in the paused prompt's silence, else None. The prompt's words stay in the
         grammar: what the canceller's suppressor leaves of a word's start is more like one of them than like a
         phrase."""
@@ -402,7 +392,7 @@ class PauseForVoice:
                 self.control.pause()
                 self.pauses += 1
                 self.paused_at = captured_at
-                self.hearing = [("cancelled", self.barge_in()), ("raw", self.barge_in())]
+                self.hearing = [("cancelled", self.barge_in()), ("linear", self.barge_in())]
                 for _, hearing in self.hearing:
                     hearing.expect_echo_of(prompt_words)
                 return self._hear(list(self.recent))
@@ -422,10 +412,10 @@ class PauseForVoice:
         self.recent.clear()
         self.pauses = 0
 
-    def _hear(self, blocks: list[HeardBlock]) -> Heard | None:
+    def _hear(self, blocks: list[CleanedBlock]) -> Heard | None:
         for block in blocks:
             for kind, hearing in self.hearing:
-                if (heard := hearing.accept(block.raw if kind == "raw" else block.cancelled)) is not None:
+                if (heard := hearing.accept(block.linear if kind == "linear" else block.cancelled)) is not None:
                     log.debug("the barge-in phrase was heard in the %s sound", kind)
                     return heard
         return None

@@ -5,10 +5,16 @@ microphone, what the speaker plays a moment later: the speaking thread writes ev
 `PlayedSound` with the time it will leave the speaker, and the listening thread reads it back. What is left
 of the assistant's voice is then far under a person's, so a person starting to talk over it shows plainly
 (`VoiceOnset`), which lets the speaker fall silent while the rest of their word is heard.
+
+AEC3's suppressor also takes out the start of a word said over the voice. Speex's adaptive filter
+(`libspeexdsp`, the filter of PulseAudio's speex canceller) runs beside it on the same sound: it only
+subtracts its estimate of the echo, so it leaves more of the voice but all of the word.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import threading
 import time
@@ -39,6 +45,30 @@ ONSET_LOUD_FRAMES = 3
 SETTLE_SECONDS = 0.4
 # A resumed prompt's first words after its silence.
 RESUME_SETTLE_SECONDS = 0.6
+# The linear filter's reach: a room's first echoes, and the echo's delay misjudged by up to the margin either way.
+LINEAR_FILTER_SECONDS = 0.128
+DELAY_MARGIN_SECONDS = 0.04
+# The echo's delay behind the reference, found by correlating the two over the last 1.5 s, every 0.5 s while
+# the assistant is heard; a stream's latency is only an estimate, and each stream's errs differently.
+DELAY_WINDOW_SECONDS = 1.5
+DELAY_EVERY_SECONDS = 0.5
+LONGEST_DELAY_SECONDS = 0.8
+# A correlation peak this many standard deviations above the rest: the echo, not chance.
+DELAY_PEAK_CLARITY = 8.0
+# The reference's level (int16 RMS, about -50 dBFS) below which there is too little sound to correlate.
+DELAY_REFERENCE_FLOOR_RMS = 100
+LINEAR_FRAME_SECONDS = 0.01
+SPEEX_ECHO_SET_SAMPLING_RATE = 24
+
+
+@dataclass(frozen=True)
+class CleanedBlock:
+    """A block from the microphone with the assistant's voice taken out two ways: by AEC3 (the least of the voice
+    left, but a word begun over it loses its start) and by the linear filter alone (more of the voice left, all of
+    the word)."""
+
+    cancelled: bytes
+    linear: bytes
 
 
 @dataclass
@@ -134,8 +164,79 @@ class PlayedSound:
         return out
 
 
+def speexdsp() -> ctypes.CDLL:
+    """The system's libspeexdsp, its echo functions typed; OSError when it is not installed."""
+    path = ctypes.util.find_library("speexdsp")
+    if path is None:
+        raise OSError("libspeexdsp is not installed")
+    library = ctypes.CDLL(path)
+    library.speex_echo_state_init.restype = ctypes.c_void_p
+    library.speex_echo_state_init.argtypes = [ctypes.c_int, ctypes.c_int]
+    library.speex_echo_ctl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+    library.speex_echo_cancellation.argtypes = [ctypes.c_void_p] * 4
+    library.speex_echo_state_destroy.argtypes = [ctypes.c_void_p]
+    return library
+
+
+class LinearEchoFilter:
+    """Speex's adaptive echo filter: the echo of the reference estimated and subtracted, nothing suppressed."""
+
+    def __init__(self, rate: int) -> None:
+        self._library = speexdsp()
+        self.frame = int(rate * LINEAR_FRAME_SECONDS)
+        self._state = ctypes.c_void_p(self._library.speex_echo_state_init(self.frame,
+                                                                           int(rate * LINEAR_FILTER_SECONDS)))
+        sampling_rate = ctypes.c_int(rate)
+        self._library.speex_echo_ctl(self._state, SPEEX_ECHO_SET_SAMPLING_RATE, ctypes.byref(sampling_rate))
+
+    def subtract(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+        """``near`` (int16) with the echo of ``far`` (int16, as long) taken out; a last part short of a frame as it
+        came."""
+        out = near.copy()
+        for start in range(0, len(near) - self.frame + 1, self.frame):
+            frame = slice(start, start + self.frame)
+            self._library.speex_echo_cancellation(self._state, np.ascontiguousarray(near[frame]).ctypes.data,
+                                                  np.ascontiguousarray(far[frame]).ctypes.data,
+                                                  out[frame].ctypes.data)
+        return out
+
+    def __del__(self) -> None:
+        self._library.speex_echo_state_destroy(self._state)
+
+
+class EchoDelay:
+    """How far the echo lags the reference: the peak of their cross-correlation, each frequency weighted alike
+    (so a voice's loud low notes do not blur the peak)."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self.seconds = 0.0
+        window = int(rate * DELAY_WINDOW_SECONDS)
+        self._near = np.zeros(window, np.float32)
+        self._far = np.zeros(window, np.float32)
+        self._until_next = int(rate * DELAY_EVERY_SECONDS)
+
+    def hear(self, near: np.ndarray, far: np.ndarray) -> None:
+        frames = len(near)
+        self._near = np.concatenate([self._near[frames:], near.astype(np.float32)])
+        self._far = np.concatenate([self._far[frames:], far.astype(np.float32)])
+        self._until_next -= frames
+        if self._until_next > 0:
+            return
+        self._until_next = int(self.rate * DELAY_EVERY_SECONDS)
+        if np.sqrt(np.mean(self._far ** 2)) < DELAY_REFERENCE_FLOOR_RMS:
+            return
+        size = 1 << int(np.ceil(np.log2(2 * len(self._near))))
+        cross = np.fft.rfft(self._near, size) * np.conj(np.fft.rfft(self._far, size))
+        cross /= np.abs(cross) + 0.1 * np.mean(np.abs(cross)) + 1e-12
+        correlation = np.fft.irfft(cross, size)[:int(self.rate * LONGEST_DELAY_SECONDS)]
+        peak = int(np.argmax(correlation))
+        if correlation[peak] > DELAY_PEAK_CLARITY * np.std(correlation):
+            self.seconds = peak / self.rate
+
+
 class OwnVoiceCanceller:
-    """AEC3 over the microphone's blocks, with what the speaker plays as its reference."""
+    """AEC3 and the linear filter over the microphone's blocks, with what the speaker plays as their reference."""
 
     def __init__(self, played: PlayedSound, rate: int) -> None:
         from pywebrtc_audio import AudioProcessor
@@ -143,11 +244,13 @@ class OwnVoiceCanceller:
         self.played = played
         self.rate = rate
         self._processor = AudioProcessor(rate, 1, echo_cancellation=True)
+        self._linear = LinearEchoFilter(rate)
+        self._delay = EchoDelay(rate)
         self.idle_after_seconds = IDLE_AFTER_SECONDS
         self._bypassing = True
         self._next_at = float("-inf")
 
-    def clean(self, captured_at: float, block: bytes) -> bytes:
+    def clean(self, captured_at: float, block: bytes) -> CleanedBlock:
         """The block with the assistant's voice taken out (unchanged while nothing has played for a while)."""
         frames = len(block) // 2
         # The capture stamps jitter with the audio thread's wake-ups; AEC3 needs the reference as continuous as
@@ -160,7 +263,7 @@ class OwnVoiceCanceller:
         reference_to = reference_from + frames / self.rate
         if self.played.idle_since(captured_at - self.idle_after_seconds):
             self._bypassing = True
-            return block
+            return CleanedBlock(block, block)
         if self._bypassing:
             log.debug("cancelling the assistant's voice")
             self._bypassing = False
@@ -169,7 +272,13 @@ class OwnVoiceCanceller:
         far = self.played.samples(reference_from, frames, self.rate)
         far16 = np.clip(far * 32768.0, -32768, 32767).astype(np.int16)
         near = np.frombuffer(block, np.int16)
-        return self._processor.process(near.copy(), far16).tobytes()
+        self._delay.hear(near, far16)
+        # The linear filter reaches back only a little: its reference is moved to just ahead of the echo.
+        shift = max(0.0, self._delay.seconds - DELAY_MARGIN_SECONDS)
+        linear_far = np.clip(self.played.samples(reference_from - shift, frames, self.rate) * 32768.0,
+                             -32768, 32767).astype(np.int16)
+        return CleanedBlock(self._processor.process(near.copy(), far16).tobytes(),
+                            self._linear.subtract(near, linear_far).tobytes())
 
 
 class VoiceOnset:
@@ -200,30 +309,34 @@ def own_voice_cancelling() -> PlayedSound | None:
     """Where the speaker is to tell what it plays, when the app's canceller can load; else None, said once."""
     try:
         import pywebrtc_audio  # noqa: F401
-    except ImportError as error:
+
+        speexdsp()
+    except (ImportError, OSError) as error:
         log.warning("The app's echo canceller cannot load (%s); reinstall with `./quickstart setup`. Trying the "
                     "sound server's.", error)
         return None
     return PlayedSound()
 
 
-def cancelled_by(told: bool = True, rate: int = 16000, seconds: float = 4.0) -> float:
+def cancelled_by(told: bool = True, rate: int = 16000, seconds: float = 4.0, linear: bool = False,
+                 delay: float = 0.05) -> float:
     """How many dB of a known echo the canceller takes out over its last two seconds (for tests and `doctor`-like
-    checks on a new platform): noise played, heard 50 ms later at half its level; ``told``: whether the speaker
-    told the canceller of it."""
+    checks on a new platform): noise played, heard ``delay`` seconds later at half its level; ``told``: whether the
+    speaker told the canceller of it; ``linear``: measured on the linear filter's output rather than AEC3's."""
     sound = (np.random.default_rng(27).standard_normal(int(rate * seconds)) * 0.1).astype(np.float32)
     played = PlayedSound()
     start = 1000.0
     if told:
         played.will_play(sound, rate, start)
-    delay = int(0.05 * rate)
-    heard = np.zeros(len(sound) + delay, np.float32)
-    heard[delay:] = 0.5 * sound
+    lag = int(delay * rate)
+    heard = np.zeros(len(sound) + lag, np.float32)
+    heard[lag:] = 0.5 * sound
     canceller = OwnVoiceCanceller(played, rate)
     canceller.idle_after_seconds = float("inf")
     block = rate // 10
     cleaned = np.concatenate([
-        np.frombuffer(canceller.clean(start + at / rate, (heard[at:at + block] * 32767).astype(np.int16).tobytes()),
+        np.frombuffer(getattr(canceller.clean(start + at / rate, (heard[at:at + block] * 32767).astype(np.int16)
+                                              .tobytes()), "linear" if linear else "cancelled"),
                       np.int16) for at in range(0, len(heard) - block + 1, block)]).astype(np.float32) / 32768
     tail = slice(len(cleaned) - 2 * rate, len(cleaned))
 
