@@ -5,7 +5,7 @@ speaker back into the microphone at a set level, as a laptop's casing or a USB s
 The leak is relative to the person: at 0 dB the assistant's voice reaches the microphone as loud
 as their "stop" (each real recording of the shared set is scaled to the assistant's speech level,
 measured on the speaker's monitor). For each leak and with the app's echo canceller (WebRTC's AEC3,
-`echo_cancellation = true`) on and off in the same run, the real app (`voicerelief run`, a fresh data folder each trial) hears
+and speex's linear filter for a voice heard over a prompt; `echo_cancellation = true`) on and off in the same run, the real app (`voicerelief run`, a fresh data folder each trial) hears
 "stop" at a random point of
 - a long prompt: the disclaimer and introduction after "hey relief start" (about 15 s);
 - the ice alarm: the chime and "Time is up. Take the ice off now." (the ice timer is set to end a
@@ -15,9 +15,10 @@ Per level: the share of "stop"s acted on (the app logs the barge-in), the time f
 end of "stop" (the recording's last audible 10 ms, placed by paplay's measured onset) to the
 speaker's last sound before it fell quiet (on the monitor), and prompts in which the app cut itself
 short before any "stop" was played (self-triggered), and prompts it paused for a voice before then
-(the pause lasts until about 0.6 s of quiet; nothing is acted on), and "stop"s taken for another phrase. The last line printed is the JSON result.
+(the pause lasts until about 0.6 s of quiet; nothing is acted on), and "stop"s taken for another phrase, and
+which recordings were missed. The last line printed is the JSON result.
 
-Run: .venv/bin/python bench/barge_in.py [--trials 6] [--levels -20 -12 -6 0]
+Run: .venv/bin/python bench/barge_in.py [--trials 12] [--levels -20 -12 -6 0]
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import numpy as np
 import soundfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from audio_rig import AUDIBLE_RMS, AudioRig, RunningApp, scaled_to  # noqa: E402
+from audio_rig import AUDIBLE_RMS, AudioRig, RunningApp, chunk_levels, scaled_to  # noqa: E402
 from harness import FIRST_SAFETY_QUESTIONS  # noqa: E402
 from stamp import result_stamp  # noqa: E402
 
@@ -56,6 +57,7 @@ TO_ICE_ON = ["start"] + ["no"] * FIRST_SAFETY_QUESTIONS + ["minutes ago", "seven
 
 @dataclass(frozen=True)
 class Trial:
+    clip: str
     heard: bool
     stop_to_silence_s: float | None
     self_triggered: bool
@@ -76,8 +78,7 @@ def stop_clips(folder: Path, speech_rms: float) -> list[StopClip]:
     for path in sorted((shared_data_dir() / "speech-commands-dev" / "stop").glob("*.wav")):
         samples, rate = soundfile.read(path, dtype="float32")
         scaled = scaled_to(samples, rate, speech_rms)
-        chunk = rate // 100
-        levels = np.sqrt(np.mean(scaled[: len(scaled) // chunk * chunk].reshape(-1, chunk) ** 2, axis=1))
+        levels = chunk_levels(scaled, rate)
         wav = folder / f"stop-{path.stem}.wav"
         soundfile.write(wav, scaled, rate, subtype="PCM_16")
         clips.append(StopClip(wav, (np.flatnonzero(levels > AUDIBLE_RMS)[-1] + 1) * 0.01))
@@ -142,11 +143,11 @@ def stop_during(rig: AudioRig, app: RunningApp, spoken_from: float, offset: floa
     rejected = sum("candidate 'stop' rejected" in line for line in app.errors[logged_before:])
     if not heard:
         misheard = any("barge-in:" in line for line in app.errors[logged_before:])
-        return Trial(False, None, self_triggered, paused, misheard, rejected)
+        return Trial(clip.wav.stem, False, None, self_triggered, paused, misheard, rejected)
     # The next line (the app asks whether to end) follows at once: the cut prompt ends where its stream
     # was closed, which the app logs ("listening again") after the sound server dropped what it held.
     closed = app.wait_for_log_after(logged_before, "listening again")
-    return Trial(True, last_sound_before(rig, closed, since=spoken_from) - stop_end, self_triggered, paused, False,
+    return Trial(clip.wav.stem, True, last_sound_before(rig, closed, since=spoken_from) - stop_end, self_triggered, paused, False,
                  rejected)
 
 
@@ -198,7 +199,8 @@ def summary(trials: list[Trial]) -> dict[str, object]:
             "self_triggered": sum(t.self_triggered for t in trials),
             "paused_by_own_voice": sum(t.paused_by_own_voice for t in trials),
             "misheard": sum(t.misheard for t in trials),
-            "rejected_as_unsure": sum(t.rejected for t in trials)}
+            "rejected_as_unsure": sum(t.rejected for t in trials),
+            "missed": sorted(t.clip for t in trials if not t.heard)}
 
 
 def level_result(during_prompt: list[Trial], during_alarm: list[Trial]) -> dict[str, object]:
@@ -215,7 +217,7 @@ def level_result(during_prompt: list[Trial], during_alarm: list[Trial]) -> dict[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trials", type=int, default=6, help="stops per context, leak and mode")
+    parser.add_argument("--trials", type=int, default=12, help="stops per context, leak and mode")
     parser.add_argument("--levels", type=float, nargs="+", default=list(LEVELS_DB))
     parser.add_argument("--seed", type=int, default=27)
     args = parser.parse_args()
