@@ -29,8 +29,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from audio_rig import AudioRig, RunningApp  # noqa: E402
-from instructions import ARM_PER_X86_INSTRUCTIONS, PI_CPUS, callgrind_total  # noqa: E402
+from instructions import callgrind_total  # noqa: E402
 from isolation import isolate_from_the_user  # noqa: E402
+from projection import FORMULA, PI_CPUS, projected_share  # noqa: E402
 from loop import SETTLE_SECONDS, Misses, RoomNoise, idle_cpu, latencies, percentile, to_pain_confirmation  # noqa: E402
 from stamp import published  # noqa: E402
 
@@ -155,19 +156,13 @@ def main() -> None:
         print(f"| lines not acted on at once (said again, not timed) | {on['missed']} of {on['said']} | "
               f"{off['missed']} of {off['said']} |")
         print("\nThe canceller's own work while the assistant speaks (callgrind, x86-64), and the share of one core it "
-              "would take on a Pi: instructions per second x (AArch64 per x86-64 instruction) / (clock x "
-              "instructions per cycle), middle estimate and range.\n")
-        low_ratio, mid_ratio, high_ratio = ARM_PER_X86_INSTRUCTIONS
+              f"would take on a Pi: {FORMULA}, middle estimate and range.\n")
         boards = " | ".join(board for board, *_ in PI_CPUS)
         print(f"| audio rate | instructions per second of audio | CPU here, share of one core | {boards} |")
         print("| --- | ---: | ---: |" + " ---: |" * len(PI_CPUS))
         for row in work_rows:
             per_second = row["instructions_per_audio_second"]
-            cells = []
-            for _, _, ghz, (low_ipc, mid_ipc, high_ipc) in PI_CPUS:
-                def share(ratio: float, ipc: float) -> str:
-                    return f"{per_second * ratio / (ghz * 1e9 * ipc) * 100:.1f}%"
-                cells.append(f"{share(mid_ratio, mid_ipc)} ({share(low_ratio, high_ipc)} to {share(high_ratio, low_ipc)})")
+            cells = [projected_share(per_second, ghz, ipc) for _, _, ghz, ipc in PI_CPUS]
             print(f"| {row['rate'] / 1000:g} kHz | {per_second / 1e6:.0f} M | {row['cpu_share_here'] * 100:.1f}% | "
                   f"{' | '.join(cells)} |")
 

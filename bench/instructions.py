@@ -30,6 +30,7 @@ import numpy as np
 import soxr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from projection import ARM_PER_X86_INSTRUCTIONS, FORMULA, PI_CPUS, projected_share  # noqa: E402
 from stamp import published  # noqa: E402
 from voicerelief.audio_file import Speech
 from voicerelief.commands import load_phrase_table
@@ -47,15 +48,6 @@ ROOM_DBFS = -50.0
 RATE = 16000
 BLOCK = RATE // 10
 
-# What the x86-64 count becomes on a Pi, stated so the projection can be checked and redone.
-# AArch64 needs about as many instructions as x86-64 for scalar code, but NEON is 128 bits wide
-# against AVX2's 256, and the network's matrix products are most of the decoding work.
-ARM_PER_X86_INSTRUCTIONS = (1.2, 1.5, 2.0)
-PI_CPUS = (
-    # name, core, clock in GHz, sustained instructions per cycle on this kind of code (low, middle, high)
-    ("Raspberry Pi 4", "Cortex-A72", 1.5, (0.8, 1.1, 1.4)),
-    ("Raspberry Pi 3B+", "Cortex-A53", 1.4, (0.5, 0.65, 0.8)),
-)
 
 
 def prepare_audio(folder: Path, seconds: float) -> dict[str, Path]:
@@ -154,20 +146,15 @@ def main() -> None:
                   f"{f'{cpu_share * 100:.1f}%' if timed else 'below 0.1%'} | "
                   f"{f'{per_second / cpu_share / 1e9:.2f} G' if timed else 'too little to time'} |")
 
-        print("\nProjected share of one core: instructions per second x (AArch64 per x86-64 instruction) "
-              "/ (clock x instructions per cycle).")
+        print(f"\nProjected share of one core: {FORMULA}.")
         low_ratio, mid_ratio, high_ratio = ARM_PER_X86_INSTRUCTIONS
         print(f"AArch64 per x86-64 instruction: {mid_ratio} (range {low_ratio} to {high_ratio}).\n")
         header = " | ".join(name for name, _, _ in rows)
         print(f"| board | clock, IPC | {header} |")
         print("| --- | --- |" + " ---: |" * len(rows))
-        for board, core, ghz, (low_ipc, mid_ipc, high_ipc) in PI_CPUS:
-            cells = []
-            for _, per_second, _ in rows:
-                middle = per_second * mid_ratio / (ghz * 1e9 * mid_ipc) * 100
-                best = per_second * low_ratio / (ghz * 1e9 * high_ipc) * 100
-                worst = per_second * high_ratio / (ghz * 1e9 * low_ipc) * 100
-                cells.append(f"{middle:.1f}% ({best:.1f} to {worst:.1f})")
+        for board, core, ghz, ipc in PI_CPUS:
+            low_ipc, mid_ipc, high_ipc = ipc
+            cells = [projected_share(per_second, ghz, ipc) for _, per_second, _ in rows]
             print(f"| {board} ({core}) | {ghz} GHz, IPC {mid_ipc} ({low_ipc} to {high_ipc}) | {' | '.join(cells)} |")
 
 def _case_name(audio: str, gated: bool, level: bool) -> str:

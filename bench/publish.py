@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from projection import projected_share  # noqa: E402
 from stamp import MEASURES, file_digests  # noqa: E402
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -76,7 +77,7 @@ def barge_in(result: dict) -> str:
             "loud as their \"stop\" (real recordings of 20 speakers' \"stop\", scaled to the assistant's speech "
             "level). The canceller is the app's own (WebRTC's AEC3 fed what the speaker plays): a voice starting over "
             "a prompt pauses it, so the rest of the word is heard without it, decoded both in the cancelled sound and "
-            "as the microphone gave it. Each trial is a fresh "
+            "in the sound of speex's linear echo filter, which keeps the word's start. Each trial is a fresh "
             "`voicerelief run` (so a fresh canceller), \"stop\" at a random point of "
             "the disclaimer after \"hey relief start\" or of the ice alarm. Stop to silence runs from the "
             "recording's last audible 10 ms to the speaker's last audible 10 ms of the prompt, both on the "
@@ -194,15 +195,10 @@ def instructions(result: dict) -> str:
     timed = [case for case in result["figures"]["cases"] if case["cpu_share_here"] >= 0.001]
     rate_here = sum(case["instructions_per_audio_second"] / case["cpu_share_here"] for case in timed) / len(timed)
     app_share = loop["figures"]["cpu_percent"]["gate"] / 100
-    low_ratio, mid_ratio, high_ratio = result["settings"]["arm_per_x86"]
     rows = ["| board | the whole app idle, projected share of one core |", "| --- | ---: |"]
-    for board, core, ghz, (low_ipc, mid_ipc, high_ipc) in result["settings"]["boards"]:
-        per_second = app_share * rate_here
-
-        def share(ratio: float, ipc: float) -> str:
-            return f"{per_second * ratio / (ghz * 1e9 * ipc) * 100:.1f}%"
-        rows.append(f"| {board} ({core}) | {share(mid_ratio, mid_ipc)} ({share(low_ratio, high_ipc)} to "
-                    f"{share(high_ratio, low_ipc)}) |")
+    for board, core, ghz, ipc in result["settings"]["boards"]:
+        rows.append(f"| {board} ({core}) | "
+                    f"{projected_share(app_share * rate_here, ghz, tuple(ipc), tuple(result['settings']['arm_per_x86']))} |")
     return (text + f"\nThe whole app, idle with the gate on, uses {app_share * 100:.1f}% of a core here (`bench/loop.py`, "
             f"commit {loop['commit']}): capture, the event loop, timers and the listening loop together. Its "
             "instructions are not counted (valgrind cannot run the app's audio streams), so it is projected at the "
