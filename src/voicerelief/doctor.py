@@ -124,9 +124,13 @@ def check_echo_cancellation(input_name: str | None, output_name: str | None, set
             from importlib.metadata import version
 
             import pywebrtc_audio  # noqa: F401
-            return (f"on, in the app: WebRTC's AEC3 (pywebrtc-audio {version('pywebrtc-audio')}), with any "
-                    "microphone and speaker")
-        except ImportError as error:
+
+            from voicerelief.own_voice import speexdsp
+
+            speexdsp()
+            return (f"on, in the app: WebRTC's AEC3 (pywebrtc-audio {version('pywebrtc-audio')}) and speex's linear "
+                    "filter, with any microphone and speaker")
+        except (ImportError, OSError) as error:
             raise VoiceReliefError(f"the app's canceller cannot load ({error}); `./quickstart setup` installs it, "
                                    "or `voicerelief config set echo_canceller sound-server` uses the sound "
                                    "server's") from None
