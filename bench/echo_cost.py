@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from audio_rig import AudioRig, RunningApp  # noqa: E402
 from instructions import callgrind_total  # noqa: E402
 from isolation import isolate_from_the_user  # noqa: E402
-from projection import FORMULA, PI_CPUS, projected_share  # noqa: E402
+from projection import ARM_PER_X86_INSTRUCTIONS, FORMULA, PI_CPUS, projected_share  # noqa: E402
 from loop import SETTLE_SECONDS, Misses, RoomNoise, idle_cpu, latencies, percentile, to_pain_confirmation  # noqa: E402
 from stamp import published  # noqa: E402
 
