@@ -12,7 +12,13 @@ import soundfile
 from audio_rig import AUDIBLE_RMS, AudioRig, RunningApp, chunk_levels, scaled_to, speech_chunks
 from test_audio_loop import answer, episode_begun_yesterday, walk_a_short_flow
 from voicerelief.echo_cancel import SINK_NAME, SOURCE_NAME
-from voicerelief.own_voice import OwnVoiceCanceller, PlayedSound, cancelled_by
+import ctypes.util
+
+import pytest
+from voicerelief.config import Config
+from voicerelief.doctor import check_echo_cancellation
+from voicerelief.errors import VoiceReliefError
+from voicerelief.own_voice import OwnVoiceCanceller, PlayedSound, cancelled_by, own_voice_cancelling
 
 
 def loaded_cancellers(rig: AudioRig) -> list[str]:
@@ -87,6 +93,16 @@ def test_the_linear_filter_finds_how_late_the_echo_comes_and_takes_it_out():
     """Speex's filter reaches back 0.128 s; an echo 0.35 s late is taken out only because its delay was found."""
     assert cancelled_by(told=True, linear=True, delay=0.35) >= 15.0
     assert cancelled_by(told=False, linear=True, delay=0.35) < 3.0
+
+
+def test_without_the_linear_filters_library_the_apps_canceller_stands_aside_and_doctor_says_how_to_fix_it(
+        monkeypatch, caplog):
+    system_lookup = ctypes.util.find_library
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None if name == "speexdsp" else system_lookup(name))
+    assert own_voice_cancelling() is None
+    assert "libspeexdsp is not installed" in caplog.text and "sound server's" in caplog.text
+    with pytest.raises(VoiceReliefError, match=r"cannot load \(libspeexdsp is not installed\); `./quickstart setup`"):
+        check_echo_cancellation(None, None, Config(echo_cancellation=True))
 
 
 def test_a_word_said_over_an_echo_as_loud_as_it_keeps_its_start_in_the_linear_sound(shared_data):
